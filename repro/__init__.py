@@ -1,0 +1,1 @@
+"""peft-edge-repro: re-verify "From LLMs to Edge: PEFT on Edge Devices" (arXiv 2507.23536)."""

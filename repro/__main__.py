@@ -1,0 +1,104 @@
+"""Command line: python -m repro {list,profile} ...
+
+    python -m repro list
+    python -m repro profile --model mobilenet_v2 --method lora --rank 8 --batch 8 --size 32
+    python -m repro profile --model resnet18 --method fft --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from tabulate import tabulate
+
+from repro.flops import CONVENTIONS
+from repro.methods import METHODS, OPTIMIZERS, RANKED, TARGET_POLICIES
+from repro.models import MODELS
+from repro.profile import LOSSES, CaseSpec, Measurement, profile
+
+PHASES = ("forward", "backward", "optimizer", "total")
+
+
+def format_measurement(m: Measurement) -> str:
+    p, env = m.params, m.env
+    head = (f"{m.spec.id}  ({env['platform']}, {env['device']}, torch {env['torch']}, peft {env['peft']})\n"
+            f"parameters: {p['trainable']:,} trainable of {p['total']:,} "
+            f"({100 * p['trainable'] / p['total']:.2f}%)")
+    flops = tabulate([[c, *(f"{m.flops[c][ph] / 1e6:,.1f}" for ph in PHASES)] for c in CONVENTIONS],
+                     headers=["MFLOP", *PHASES], colalign=("left",) + ("right",) * len(PHASES))
+    mem = m.memory
+    mib = 2**20
+    rows = [[name, f"{mem['categories'][name] / mib:,.2f}", f"{mem['at_peak'][name] / mib:,.2f}"]
+            for name in mem["categories"]]
+    rows.append(["peak", f"{mem['peak']['category_max_sum'] / mib:,.2f}",
+                 f"{mem['peak']['simultaneous'] / mib:,.2f}"])
+    memory = tabulate(rows, headers=["MiB", "category max (paper)", "at simultaneous peak"],
+                      colalign=("left", "right", "right"))
+    tail = f"unprofiled step: {m.step_seconds * 1e3:.1f} ms"
+    if mem.get("cuda_max_allocated") is not None:
+        tail += f"; torch.cuda.max_memory_allocated: {mem['cuda_max_allocated'] / mib:,.2f} MiB"
+    return "\n\n".join([head, flops, memory, tail])
+
+
+def cmd_list(args) -> int:
+    print(tabulate([["models", ", ".join(MODELS)],
+                    ["methods", ", ".join(METHODS)],
+                    ["methods with a rank", ", ".join(RANKED)],
+                    ["lora/dora targets", ", ".join(TARGET_POLICIES)],
+                    ["optimizers", ", ".join(OPTIMIZERS)],
+                    ["losses", ", ".join(LOSSES)],
+                    ["FLOP conventions", ", ".join(CONVENTIONS)]], tablefmt="plain"))
+    return 0
+
+
+def cmd_profile(args) -> int:
+    spec = CaseSpec(model=args.model, method=args.method, rank=args.rank, batch=args.batch, size=args.size,
+                    num_classes=args.num_classes, seed=args.seed, optimizer=args.optimizer, lr=args.lr,
+                    loss=args.loss, targets=args.targets, lora_dropout=args.lora_dropout, device=args.device)
+    if not args.json:
+        print(f"profiling {spec.id} (one counted step, two tracked iterations) ...", file=sys.stderr)
+    record = profile(spec)
+    print(record.to_json() if args.json else format_measurement(record))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m repro", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="models, methods and options").set_defaults(run=cmd_list)
+
+    pp = sub.add_parser("profile", help="FLOPs and memory of one training update")
+    pp.add_argument("--model", required=True, choices=list(MODELS))
+    pp.add_argument("--method", required=True, choices=list(METHODS))
+    pp.add_argument("--rank", type=int, default=None, help=f"required for {', '.join(RANKED)}")
+    pp.add_argument("--batch", type=int, default=8)
+    pp.add_argument("--size", type=int, default=32, help="input height and width in pixels")
+    pp.add_argument("--num-classes", type=int, default=10)
+    pp.add_argument("--seed", type=int, default=0)
+    pp.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw")
+    pp.add_argument("--lr", type=float, default=1e-3)
+    pp.add_argument("--loss", choices=list(LOSSES), default="cross_entropy",
+                    help="'sum' back-propagates out.sum(), as the paper's profiler does")
+    pp.add_argument("--targets", choices=TARGET_POLICIES, default="pointwise+regular",
+                    help="which layers LoRA/DoRA adapt")
+    pp.add_argument("--lora-dropout", type=float, default=0.0)
+    pp.add_argument("--device", default="cpu")
+    pp.add_argument("--json", action="store_true", help="print the measurement record as JSON")
+    pp.set_defaults(run=cmd_profile)
+    return ap
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # its CPU-kernel notice is noise here
+    try:
+        return args.run(args)
+    except (ValueError, ImportError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

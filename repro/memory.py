@@ -1,0 +1,79 @@
+"""Memory of training iterations by category, with MemTracker's categories and two peak definitions.
+
+* simultaneous: the largest total held at one moment (MemTracker's own peak).
+* category_max_sum: each category's own maximum, summed, as the paper's profiler reports it.
+  The categories peak at different moments, so this is an upper bound on `simultaneous`.
+"""
+
+from __future__ import annotations
+
+from torch.distributed._tools.mem_tracker import MemTracker, _MemRefType
+
+# MemTracker's category names -> ours
+CATEGORIES = {
+    _MemRefType.PARAM: "parameter",
+    _MemRefType.BUFFER: "buffer",
+    _MemRefType.GRAD: "gradient",
+    _MemRefType.ACT: "activation",
+    _MemRefType.TEMP: "temp",
+    _MemRefType.OPT: "optimizer_state",
+    _MemRefType.OTH: "other",
+}
+
+
+class CategoryMemTracker(MemTracker):
+    """MemTracker that works with frozen parameters and keeps each category's maximum.
+
+    torch 2.14.1's MemTracker registers a gradient hook on every parameter, which raises on one
+    that does not require grad; gradients of frozen parameters never exist, so they need no hook.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.category_max = dict.fromkeys(CATEGORIES.values(), 0)
+
+    def _track_module_params_and_buffers(self, module, install_grad_hooks=True):
+        sizes = super()._track_module_params_and_buffers(module, install_grad_hooks=False)
+        if install_grad_hooks:
+            for p in module.parameters():
+                if p.requires_grad and self._param_to_grad_hook_handles.get(p) is None:
+                    self._param_to_grad_hook_handles[p] = (
+                        p.register_hook(self._track_grad),
+                        p.register_post_accumulate_grad_hook(lambda q: self._track_grad(q.grad)),
+                    )
+        return sizes
+
+    def _track_grad(self, grad):
+        self._update_and_maybe_create_winfos(grad, _MemRefType.GRAD)
+
+    def _update_peak_stats(self, peak_state):
+        super()._update_peak_stats(peak_state)
+        for ref, name in CATEGORIES.items():
+            now = sum(snap.get(ref, 0) for snap in self._curr_mem_snap.values())
+            self.category_max[name] = max(self.category_max[name], now)
+
+    def summary(self) -> dict:
+        snaps = self.get_tracker_snapshot("peak").values()  # one per device
+        peak = {name: sum(s.get(ref, 0) for s in snaps) for ref, name in CATEGORIES.items()}
+        return {
+            "categories": dict(self.category_max),
+            "at_peak": peak,
+            "peak": {
+                "category_max_sum": sum(self.category_max.values()),
+                "simultaneous": sum(peak.values()),
+            },
+        }
+
+
+def track_memory(model, optimizer, iteration, iterations: int = 2, extra=()) -> dict:
+    """Run `iteration()` `iterations` times under the tracker; bytes per category and both peaks.
+
+    `extra` tensors made outside the tracker (the input batch) count as "other".
+    """
+    tracker = CategoryMemTracker()
+    tracker.track_external(model, optimizer, *extra)
+    with tracker:
+        for _ in range(iterations):
+            iteration()
+            tracker.reset_mod_stats()  # MemTracker refuses a second forward of a module it has stats for
+    return tracker.summary()

@@ -1,0 +1,163 @@
+"""One profiled update: a case spec in, a measurement record out.
+
+    spec = CaseSpec("mobilenet_v2", "lora", rank=8)
+    record = profile(spec)            # FLOPs per phase in both conventions, memory by category
+    record.to_json()
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import statistics
+import time
+from dataclasses import dataclass
+from importlib import metadata
+
+import torch
+import torch.nn.functional as F
+
+from repro.flops import count_step_flops
+from repro.memory import track_memory
+from repro.methods import MethodOptions, apply_method
+from repro.models import build_model
+
+SCHEMA_VERSION = 1
+LOSSES = {
+    "cross_entropy": F.cross_entropy,
+    "sum": lambda out, _: out.sum(),  # what the paper's profiler back-propagates
+}
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    model: str
+    method: str
+    rank: int | None = None
+    batch: int = 8
+    size: int = 32
+    num_classes: int = 10
+    seed: int = 0
+    optimizer: str = "adamw"
+    lr: float = 1e-3
+    loss: str = "cross_entropy"
+    targets: str = "pointwise+regular"
+    lora_dropout: float = 0.0
+    update_proj_gap: int = 200
+    device: str = "cpu"
+
+    @property
+    def id(self) -> str:
+        rank = f"-r{self.rank}" if self.rank is not None else ""
+        return f"{self.model}-{self.method}{rank}-b{self.batch}-{self.size}px"
+
+    def options(self) -> MethodOptions:
+        return MethodOptions(optimizer=self.optimizer, lr=self.lr, lora_dropout=self.lora_dropout,
+                             targets=self.targets, update_proj_gap=self.update_proj_gap)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What one profiled update cost. Integers are analytic and exact; seconds are not."""
+
+    spec: CaseSpec
+    params: dict  # trainable, total
+    flops: dict  # convention -> phase -> FLOPs
+    memory: dict  # categories, at_peak, peak.{category_max_sum, simultaneous}, cuda_max_allocated
+    step_seconds: float  # median wall time of an unprofiled step
+    env: dict
+    schema: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Measurement:
+        if d.get("schema") != SCHEMA_VERSION:
+            raise ValueError(f"measurement schema {d.get('schema')!r} is not {SCHEMA_VERSION}; re-measure it")
+        return cls(**{**d, "spec": CaseSpec(**d["spec"])})
+
+
+def environment(device: str) -> dict:
+    def version(dist):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "torch": torch.__version__,
+        **{d: version(d) for d in ("torchvision", "peft", "galore-torch")},
+        "python": platform.python_version(),
+        "platform": f"{platform.system()}-{platform.machine()}",
+        "device": torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu",
+    }
+
+
+def build_case(spec: CaseSpec):
+    """The model with its method applied, its optimizer, and one seeded batch."""
+    if spec.loss not in LOSSES:
+        raise ValueError(f"unknown loss {spec.loss!r}; valid losses: {', '.join(LOSSES)}")
+    if spec.batch < 1:
+        raise ValueError(f"batch must be >= 1, got {spec.batch}")
+    torch.manual_seed(spec.seed)
+    model = build_model(spec.model, spec.num_classes, spec.size).to(spec.device).train()
+    model, optimizer = apply_method(model, spec.method, spec.rank, spec.options())
+    gen = torch.Generator().manual_seed(spec.seed)
+    x = torch.randn(spec.batch, 3, spec.size, spec.size, generator=gen).to(spec.device)
+    y = torch.randint(0, spec.num_classes, (spec.batch,), generator=gen).to(spec.device)
+    return model, optimizer, x, y
+
+
+def step_phases(model, optimizer, x, y, loss: str):
+    """forward (with the loss), backward and optimizer step of one update, as three callables."""
+    loss_fn = LOSSES[loss]
+    held = {}
+
+    def forward():
+        optimizer.zero_grad(set_to_none=True)
+        held["loss"] = loss_fn(model(x), y)
+
+    def backward():
+        held.pop("loss").backward()
+
+    return forward, backward, optimizer.step
+
+
+def _run(phases):
+    for phase in phases:
+        phase()
+
+
+def profile(spec: CaseSpec, timed_steps: int = 3) -> Measurement:
+    # Each measurement starts from a fresh build, so each sees the first optimizer step
+    # (the paper's profiler counts that one; GaLore's SVD happens in it).
+    model, optimizer, x, y = build_case(spec)
+    params = {
+        "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "total": sum(p.numel() for p in model.parameters()),
+    }
+    flops = count_step_flops(*step_phases(model, optimizer, x, y, spec.loss))
+
+    model, optimizer, x, y = build_case(spec)
+    cuda = spec.device.startswith("cuda")
+    if cuda:
+        torch.cuda.synchronize(spec.device)
+        torch.cuda.reset_peak_memory_stats(spec.device)
+    phases = step_phases(model, optimizer, x, y, spec.loss)
+    memory = track_memory(model, optimizer, lambda: _run(phases), extra=(x, y))
+    memory["cuda_max_allocated"] = torch.cuda.max_memory_allocated(spec.device) if cuda else None
+
+    seconds = []
+    for _ in range(timed_steps + 1):  # the first step warms up allocator and kernels
+        start = time.perf_counter()
+        _run(phases)
+        if cuda:
+            torch.cuda.synchronize(spec.device)
+        seconds.append(time.perf_counter() - start)
+    return Measurement(spec=spec, params=params, flops=flops, memory=memory,
+                       step_seconds=statistics.median(seconds[1:]), env=environment(spec.device))
