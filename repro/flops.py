@@ -148,7 +148,8 @@ class TwoConventionCounter(FlopCounterMode):
     def _count_flops(self, func_packet, out, args, kwargs):
         for convention, registry in self.registries.items():
             if func_packet in registry:
-                self.by_convention[convention][func_packet] += registry[func_packet](*args, **kwargs, out_val=out)
+                flops = registry[func_packet](*args, **kwargs, out_val=out)
+                self.by_convention[convention][func_packet] += flops
         return out
 
     def totals(self) -> dict[str, int]:

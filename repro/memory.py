@@ -52,12 +52,19 @@ class CategoryMemTracker(MemTracker):
             now = sum(snap.get(ref, 0) for snap in self._curr_mem_snap.values())
             self.category_max[name] = max(self.category_max[name], now)
 
+    def breakdown(self, which: str) -> dict[str, int]:
+        snaps = self.get_tracker_snapshot(which).values()  # one per device
+        return {name: sum(s.get(ref, 0) for s in snaps) for ref, name in CATEGORIES.items()}
+
     def summary(self) -> dict:
-        snaps = self.get_tracker_snapshot("peak").values()  # one per device
-        peak = {name: sum(s.get(ref, 0) for s in snaps) for ref, name in CATEGORIES.items()}
+        """categories: each category's maximum (optimizer_state includes the step's temporaries);
+        at_peak: the breakdown at the simultaneous peak; at_end: what stays held after the last
+        iteration (parameters, buffers, gradients, optimizer state)."""
+        peak = self.breakdown("peak")
         return {
             "categories": dict(self.category_max),
             "at_peak": peak,
+            "at_end": self.breakdown("current"),
             "peak": {
                 "category_max_sum": sum(self.category_max.values()),
                 "simultaneous": sum(peak.values()),
@@ -76,4 +83,4 @@ def track_memory(model, optimizer, iteration, iterations: int = 2, extra=()) -> 
         for _ in range(iterations):
             iteration()
             tracker.reset_mod_stats()  # MemTracker refuses a second forward of a module it has stats for
-    return tracker.summary()
+        return tracker.summary()

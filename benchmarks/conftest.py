@@ -1,0 +1,3 @@
+import logging
+
+logging.getLogger("bitsandbytes").setLevel(logging.ERROR)

@@ -1,0 +1,55 @@
+"""The command line: the table and the JSON record for every model x method."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from repro.__main__ import main
+from repro.methods import METHODS, RANKED
+from repro.models import MODELS
+
+KEYS = ["params.trainable", "params.total"]
+KEYS += [f"flops.{c}.{p}" for c in ("exact", "paper") for p in ("forward", "backward", "optimizer", "total")]
+KEYS += [f"memory.categories.{c}" for c in
+         ("parameter", "buffer", "gradient", "activation", "temp", "optimizer_state", "other")]
+KEYS += ["memory.peak.category_max_sum", "memory.peak.simultaneous"]
+
+
+def lookup(record, dotted):
+    for key in dotted.split("."):
+        record = record[key]
+    return record
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("model", list(MODELS))
+def test_profile_json_has_every_documented_key(capsys, model, method):
+    rank = ["--rank", "8"] if method in RANKED else []
+    assert main(["profile", "--model", model, "--method", method, *rank, "--batch", "2", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    for key in KEYS:
+        assert isinstance(lookup(record, key), int) and lookup(record, key) >= 0, key
+    assert record["flops"]["exact"]["total"] == sum(
+        record["flops"]["exact"][p] for p in ("forward", "backward", "optimizer"))
+
+
+def test_profile_prints_a_table():
+    out = subprocess.run([sys.executable, "-m", "repro", "profile", "--model", "mobilenet_v2",
+                          "--method", "lora", "--rank", "8", "--batch", "2"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.startswith("mobilenet_v2-lora-r8-b2-32px")
+    for word in ("trainable", "MFLOP", "exact", "paper", "optimizer_state", "peak", "unprofiled step"):
+        assert word in out
+
+
+def test_list_names_models_and_methods(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in [*MODELS, *METHODS])
+
+
+def test_bad_input_exits_2_with_the_message(capsys):
+    assert main(["profile", "--model", "resnet18", "--method", "lora"]) == 2
+    assert "error: method 'lora' needs a rank" in capsys.readouterr().err
