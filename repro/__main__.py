@@ -1,8 +1,10 @@
-"""Command line: python -m repro {list,profile} ...
+"""Command line: python -m repro {list,profile,pretrain,adapt} ...
 
     python -m repro list
     python -m repro profile --model mobilenet_v2 --method lora --rank 8 --batch 8 --size 32
     python -m repro profile --model resnet18 --method fft --json
+    python -m repro pretrain [--model resnet18]
+    python -m repro adapt --model mobilenet_v2 --method lora --rank 8 --scenario shift
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 
 from tabulate import tabulate
 
+from repro.data import DATA_ROOT_ENV, SCENARIOS, DataSpec
 from repro.flops import CONVENTIONS
 from repro.methods import METHODS, OPTIMIZERS, RANKED, TARGET_POLICIES
 from repro.models import MODELS
@@ -64,6 +67,34 @@ def cmd_profile(args) -> int:
     return 0
 
 
+def cmd_pretrain(args) -> int:
+    from repro.zoo import base_model, cache_dir
+
+    data = DataSpec(data_root=args.data_root)
+    rows = []
+    for name in args.model or list(MODELS):
+        _, meta = base_model(name, data, progress=True)
+        rows.append([name, f"{100 * meta['test_accuracy']:.1f}%", f"{meta['seconds']:.0f}", meta["steps"]])
+    print(tabulate(rows, headers=["model", "source test accuracy", "seconds to train", "steps"]))
+    print(f"cache: {cache_dir()}")
+    return 0
+
+
+def cmd_adapt(args) -> int:
+    from repro.training import AdaptSpec, adapt, bn_stats_only
+
+    data = DataSpec(data_root=args.data_root)
+    spec = AdaptSpec(args.model, args.method, args.rank, args.scenario, steps=args.steps, batch=args.batch,
+                     lr=args.lr, seed=args.seed, data=data)
+    results = [adapt(spec, progress=True)]
+    if args.scenario == "shift":
+        results.append(bn_stats_only(args.model, args.scenario, data))
+    print(tabulate([[r.spec.id, f"{100 * r.before:.1f}%", f"{100 * r.after:.1f}%", f"{r.seconds:.1f}"]
+                    for r in results], headers=["case", "before", "after", "seconds"]))
+    print(f"data: {results[0].data_source}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m repro", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -87,6 +118,24 @@ def parser() -> argparse.ArgumentParser:
     pp.add_argument("--device", default="cpu")
     pp.add_argument("--json", action="store_true", help="print the measurement record as JSON")
     pp.set_defaults(run=cmd_profile)
+
+    data_help = f"a local copy of CIFAR-10 / CIFAR-10-C / VWW (default: ${DATA_ROOT_ENV}, else embedded digits)"
+    pt = sub.add_parser("pretrain", help="fill the base-model cache")
+    pt.add_argument("--model", action="append", choices=list(MODELS), help="repeatable; default: all")
+    pt.add_argument("--data-root", default=None, help=data_help)
+    pt.set_defaults(run=cmd_pretrain)
+
+    ad = sub.add_parser("adapt", help="accuracy before and after a short update on a scenario")
+    ad.add_argument("--model", required=True, choices=list(MODELS))
+    ad.add_argument("--method", required=True, choices=list(METHODS))
+    ad.add_argument("--rank", type=int, default=None)
+    ad.add_argument("--scenario", choices=SCENARIOS, default="shift")
+    ad.add_argument("--steps", type=int, default=100)
+    ad.add_argument("--batch", type=int, default=32)
+    ad.add_argument("--lr", type=float, default=None, help="default: per method (repro/training.py)")
+    ad.add_argument("--seed", type=int, default=0)
+    ad.add_argument("--data-root", default=None, help=data_help)
+    ad.set_defaults(run=cmd_adapt)
     return ap
 
 

@@ -51,5 +51,13 @@ def head_name(model: nn.Module) -> str:
     return linears[-1]
 
 
+def replace_head(model: nn.Module, num_classes: int) -> nn.Module:
+    """A fresh classifier head for `num_classes` (the unseen-classes scenario)."""
+    name = head_name(model)
+    old = model.get_submodule(name)
+    model.set_submodule(name, nn.Linear(old.in_features, num_classes))
+    return model
+
+
 def is_depthwise(m: nn.Module) -> bool:
     return isinstance(m, nn.Conv2d) and m.groups > 1 and m.groups == m.in_channels

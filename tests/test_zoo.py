@@ -1,0 +1,66 @@
+"""The base-model cache: hits, misses, and files that must never be loaded."""
+
+import pytest
+import torch
+
+from repro.data import DataSpec
+from repro.zoo import Recipe, base_model, cache_key
+
+# One epoch of the smallest model: enough to exercise the cache, not to learn much.
+TINY = Recipe(epochs=1, batch=128)
+MODEL = "mobilenet_v3_small"
+
+
+@pytest.fixture(scope="module")
+def cached(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("zoo")
+    state, meta = base_model(MODEL, DataSpec(), TINY, progress=False, cache=folder)
+    return folder, state, meta
+
+
+def weights_equal(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_cache_hit_returns_identical_weights(cached):
+    folder, state, meta = cached
+    again, meta_again = base_model(MODEL, DataSpec(), TINY, progress=False, cache=folder)
+    assert weights_equal(state, again) and meta == meta_again
+    assert meta["num_classes"] == 5 and 0 <= meta["test_accuracy"] <= 1
+
+
+def test_changed_recipe_or_data_gives_a_new_key():
+    key = cache_key(MODEL, DataSpec(), TINY)
+    assert cache_key(MODEL, DataSpec(), Recipe(epochs=2, batch=128)) != key
+    assert cache_key(MODEL, DataSpec(seed=1), TINY) != key
+    assert cache_key("resnet18", DataSpec(), TINY) != key
+    assert cache_key(MODEL, DataSpec(), Recipe(epochs=1, batch=128)) == key
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "foreign"])
+def test_damaged_cache_file_is_reported_and_rebuilt(cached, damage):
+    folder, state, _ = cached
+    path = folder / f"{MODEL}-{cache_key(MODEL, DataSpec(), TINY)}.pt"
+    good = path.read_bytes()
+    if damage == "truncated":  # an interrupted copy
+        path.write_bytes(good[: len(good) // 2])
+    elif damage == "garbage":
+        path.write_bytes(b"not a checkpoint")
+    else:  # a valid checkpoint saved under another key
+        torch.save({"key": "0" * 16, "state_dict": {}, "meta": {}}, path)
+    with pytest.warns(UserWarning, match=f"base model cache file {path} is unreadable"):
+        rebuilt, _ = base_model(MODEL, DataSpec(), TINY, progress=False, cache=folder)
+    assert weights_equal(rebuilt, state)  # pretraining is deterministic, so the rebuild matches
+
+
+def test_interrupted_write_leaves_no_loadable_file(tmp_path, monkeypatch):
+    import repro.zoo as zoo
+
+    def interrupted(obj, f):
+        f.write(b"half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(zoo.torch, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        base_model(MODEL, DataSpec(), TINY, progress=False, cache=tmp_path)
+    assert not list(tmp_path.glob("*.pt")) and not list(tmp_path.glob("*.partial"))
