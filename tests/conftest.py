@@ -1,14 +1,135 @@
+"""Shared fixtures, the baseline store, and the claims table at the end of a run."""
+
 import functools
+import json
 import logging
+from collections import defaultdict
+from pathlib import Path
 
 import pytest
+from tabulate import tabulate
 
-from repro.profile import profile
+from repro import baselines as bl
+from repro.claims import MeasuredEvidence
+from repro.profile import environment, profile
 
 logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("peft-edge-repro")
+    group.addoption("--update-baselines", action="store_true",
+                    help="re-measure and write baselines/<platform>/*.json instead of comparing")
+    group.addoption("--baseline-reason", default="",
+                    help="why the numbers move (required with --update-baselines; stored in the file)")
+    group.addoption("--baselines-dir", default=None, help="default: <rootdir>/baselines")
+    group.addoption("--data-root", default=None,
+                    help="local CIFAR-10 / CIFAR-10-C / VWW copy (default: $REPRO_DATA_ROOT, else embedded digits)")
+    group.addoption("--device", default="cpu", help="where cost cases run (cpu, cuda)")
+
+
+class BaselineStore:
+    """Compares measured metrics with baselines/<platform>/<group>.json, or collects them to write."""
+
+    def __init__(self, config):
+        self.root = Path(config.getoption("--baselines-dir") or config.rootpath / "baselines")
+        self.device = config.getoption("--device")
+        self.platform = bl.platform_name(self.device)
+        self.updating = config.getoption("--update-baselines")
+        self.reason = config.getoption("--baseline-reason")
+        self.loaded = {}
+        self.new = defaultdict(dict)
+
+    def path(self, group) -> Path:
+        return self.root / self.platform / f"{group}.json"
+
+    def _load(self, group):
+        if group not in self.loaded:
+            try:
+                self.loaded[group] = bl.load(self.path(group))
+            except bl.BaselineError as err:
+                self.loaded[group] = err
+        if isinstance(self.loaded[group], Exception):
+            raise self.loaded[group]
+        return self.loaded[group]
+
+    def check(self, group: str, case: str, metrics: dict) -> None:
+        if self.updating:
+            self.new[group][case] = metrics
+            return
+        try:
+            cases = self._load(group)["cases"]
+        except bl.BaselineError as err:
+            pytest.fail(str(err), pytrace=False)
+        if case not in cases:
+            pytest.fail(f"no baseline for case {case} in {self.path(group)}; record it with: {bl.UPDATE_HINT}",
+                        pytrace=False)
+        problems = bl.compare(metrics, cases[case])
+        if problems:
+            pytest.fail(f"{case} differs from {self.path(group)}:\n  " + "\n  ".join(problems)
+                        + f"\nif the change is intended, re-record and say why: {bl.UPDATE_HINT}", pytrace=False)
+
+
+def pytest_configure(config):
+    config.stash[STORE] = BaselineStore(config)
+    config.stash[OUTCOMES] = []
+    if config.getoption("--update-baselines") and not config.getoption("--baseline-reason").strip():
+        raise pytest.UsageError('--update-baselines needs --baseline-reason "which change moved which metric"')
+
+
+STORE = pytest.StashKey[BaselineStore]()
+OUTCOMES = pytest.StashKey[list]()
+
+
+@pytest.fixture(scope="session")
+def baselines(pytestconfig):
+    return pytestconfig.stash[STORE]
 
 
 @pytest.fixture(scope="session")
 def measure():
     """profile() memoised for the session: several tests read the same case."""
     return functools.cache(profile)
+
+
+@pytest.fixture(scope="session")
+def evidence(measure):
+    return MeasuredEvidence(measure)
+
+
+@pytest.fixture(scope="session")
+def claim_outcomes(pytestconfig):
+    return pytestconfig.stash[OUTCOMES]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    store = config.stash[STORE]
+    if store.updating and store.new:
+        failed = len(terminalreporter.stats.get("failed", [])) + len(terminalreporter.stats.get("error", []))
+        if failed:
+            terminalreporter.write_line(f"refusing to update baselines: {failed} test(s) failed for another "
+                                        f"reason; fix them first", red=True)
+        else:
+            for group, cases in store.new.items():
+                diff = bl.update(store.path(group), group, store.platform, environment(store.device), cases,
+                                 store.reason)
+                terminalreporter.write_sep("-", f"baseline {store.path(group)}: {len(cases)} cases written")
+                terminalreporter.write_line(tabulate(diff, headers=["case", "metric", "old", "new"])
+                                            if diff else "no metric changed")
+    outcomes = config.stash[OUTCOMES]
+    if outcomes:
+        rows = [o.row() for o in sorted(outcomes, key=lambda o: (o.claim.id, o.convention or ""))]
+        terminalreporter.write_sep("=", "claims of arXiv 2507.23536")
+        terminalreporter.write_line(tabulate(
+            [[r["id"], r["paper"], r["measured"], r["verdict"]] for r in rows],
+            headers=["claim", "paper", "measured", "verdict"], maxcolwidths=[8, 22, 70, 12]))
+        reports = Path(config.rootpath) / "reports"
+        reports.mkdir(exist_ok=True)
+        (reports / "claims.json").write_text(json.dumps(rows, indent=1) + "\n")
+        (reports / "claims.md").write_text(
+            "# Claims of arXiv 2507.23536\n\n" + tabulate(
+                [[r["id"], r["source"], r["claim"], r["paper"], r["convention"] or "", r["measured"], r["verdict"],
+                  r["why"]] for r in rows],
+                headers=["id", "source", "claim", "paper", "convention", "measured", "verdict", "why"],
+                tablefmt="github") + "\n")
+        terminalreporter.write_line(f"written: {reports / 'claims.md'}, {reports / 'claims.json'}")

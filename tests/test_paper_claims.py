@@ -1,0 +1,35 @@
+"""The paper's claims, each a test: `pytest -m paper_claims`.
+
+A claim that holds passes. A claim that does not reproduce here is listed in DOES_NOT_REPRODUCE and
+ends as an expected failure whose reason carries the measured value; if it starts to hold, the test
+fails and says so, so the list stays true (the strict-xfail contract, with the measurement in it).
+"""
+
+import pytest
+
+from repro.claims import Outcome, claim_cases, claim_id
+
+# (claim id, convention) -> what we expect and why; measured on x86_64 CPU, torch 2.14.1.
+DOES_NOT_REPRODUCE = {
+    "B-exact": "best adapter reduction on MobileNets about 32%: the 95% rests on the depthwise over-count",
+    "B-paper": "best adapter reduction about 89% under the paper's own rules, below the 95% headline",
+    "C": "MobileNetV2 LoRA r8 saves about 50% peak memory at batch 8, 32x32, not 22%",
+    "D-exact": "about 32% on MobileNets and 33% on ResNet-18, not 80% and 57%",
+    "D-paper": "MobileNets about 89% (within reach of 80%), ResNet-18 about 34%, not 57%",
+    "E-exact": "ResNet-18 and MobileNetV2 fall in +10..30%, the MobileNetV3s cost +40..50%",
+    "E-paper": "the depthwise over-count inflates FFT, so GaLore's extra shrinks to +3..7% on MobileNets",
+    "BE-paper": "under the paper's rules LoRA never stops saving FLOPs up to r64: the over-count hides it",
+}
+
+
+@pytest.mark.paper_claims
+@pytest.mark.parametrize("claim, convention", claim_cases(), ids=[claim_id(c, v) for c, v in claim_cases()])
+def test_claim(claim, convention, evidence, claim_outcomes):
+    verdict = claim.check(evidence, convention)
+    claim_outcomes.append(Outcome(claim, convention, verdict))
+    key = claim_id(claim, convention)
+    if key in DOES_NOT_REPRODUCE:
+        if verdict.holds:
+            pytest.fail(f"claim {key} now reproduces ({verdict.measured}); remove it from DOES_NOT_REPRODUCE")
+        pytest.xfail(f"does not reproduce: {verdict.measured}. {verdict.why}")
+    assert verdict.holds, f"claim {key} does not reproduce: {verdict.measured}. {verdict.why}"

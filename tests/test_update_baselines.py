@@ -1,0 +1,45 @@
+"""--update-baselines end to end, in a pytest subprocess: writes only what ran, refuses after a failure."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TWO_CASES = "tests/test_costs.py::test_update_costs_match_baseline[resnet18-fft]", \
+    "tests/test_costs.py::test_update_costs_match_baseline[resnet18-bn_head]"
+
+
+def run_pytest(*args):
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                           "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), "-m", "smoke", *args],
+                          cwd=ROOT, capture_output=True, text=True)
+
+
+def test_update_writes_only_the_cases_that_ran(tmp_path):
+    out = run_pytest(*TWO_CASES, "--baselines-dir", str(tmp_path), "--update-baselines",
+                     "--baseline-reason", "test recording")
+    assert out.returncode == 0, out.stdout + out.stderr
+    [written] = list(tmp_path.glob("*/costs.json"))
+    data = json.loads(written.read_text())
+    assert sorted(data["cases"]) == ["resnet18-bn_head", "resnet18-fft"]
+    assert data["history"][-1]["reason"] == "test recording"
+    assert "resnet18-fft" in out.stdout and "flops.exact.total" in out.stdout  # the diff is printed
+
+    # and the comparison now passes against what was written
+    assert run_pytest(*TWO_CASES, "--baselines-dir", str(tmp_path)).returncode == 0
+
+
+def test_update_refuses_when_another_test_failed(tmp_path):
+    failing = tmp_path / "test_broken.py"
+    failing.write_text("def test_broken():\n    assert False\n")
+    out = run_pytest(TWO_CASES[0], str(failing), "--baselines-dir", str(tmp_path / "b"), "--update-baselines",
+                     "--baseline-reason", "should not be written", "-m", "smoke or not smoke")
+    assert out.returncode == 1
+    assert "refusing to update baselines: 1 test(s) failed" in out.stdout
+    assert not (tmp_path / "b").exists()
+
+
+def test_update_without_reason_is_a_usage_error(tmp_path):
+    out = run_pytest(TWO_CASES[0], "--baselines-dir", str(tmp_path), "--update-baselines")
+    assert out.returncode == 4 and "--update-baselines needs --baseline-reason" in out.stderr
