@@ -31,7 +31,7 @@ class Evidence(Protocol):
     def depthwise_adapters(self, model: str, rank: int) -> list[tuple[str, int, int]]:
         """(layer, conv parameters, adapter parameters) for each depthwise conv of `model`."""
 
-    def accuracy(self, model: str, method: str, scenario: str) -> dict:
+    def accuracy(self, model: str, method: str, scenario: str, steps: int = 100) -> dict:
         """{"before": ..., "after": ...}: target test accuracy, mean over the accuracy seeds."""
 
 
@@ -176,6 +176,82 @@ def check_dora_dropout(e: Evidence, convention=None) -> Verdict:
     return Verdict(dropped > 1.3 * plain, f"forward FLOPs x{dropped / plain:.2f} with dropout 0.05 (mobilenet_v2 r8)")
 
 
+# ---- accuracy ------------------------------------------------------------------------------
+
+ACC_MODELS = ("resnet18", "mobilenet_v2", "mobilenet_v3_small")
+ACC_MOBILENETS = ("mobilenet_v2", "mobilenet_v3_small")
+SCENARIO_NAMES = ("shift", "unseen")
+
+
+def after(e, model, method, scenario, steps=100) -> float:
+    return e.accuracy(model, method, scenario, steps)["after"]
+
+
+def gaps(e, method, models=ACC_MODELS) -> dict:
+    """FFT accuracy minus `method` accuracy, per (model, scenario)."""
+    return {(m, s): after(e, m, "fft", s) - after(e, m, method, s) for m in models for s in SCENARIO_NAMES}
+
+
+def points(x: float) -> str:
+    return f"{100 * x:+.1f}"
+
+
+def check_f(e: Evidence, convention=None) -> Verdict:
+    spread = {meth: gaps(e, meth) for meth in ("lora", "dora", "galore")}
+    width = {meth: max(g.values()) - min(g.values()) for meth, g in spread.items()}
+    worst = max(abs(x) for x in spread["galore"].values())
+    holds = worst <= 0.05 and width["galore"] == min(width.values())
+    return Verdict(holds, f"GaLore within {100 * worst:.1f} points of FFT everywhere; spread of the gap to FFT: "
+                   + ", ".join(f"{meth} {100 * w:.1f}" for meth, w in width.items()) + " points")
+
+
+def check_g(e: Evidence, convention=None) -> Verdict:
+    cells = {(meth, m, s): g for meth in ("lora", "dora") for (m, s), g in gaps(e, meth, ACC_MOBILENETS).items()}
+    (meth, m, s), worst = max(cells.items(), key=lambda kv: kv[1])
+    holds = 0.10 <= worst <= 0.30
+    return Verdict(holds, f"largest gap to FFT on MobileNets {100 * worst:.1f} points ({m} {meth}, {s}); "
+                   f"target up to 20 points (10-30)",
+                   "" if holds else "100 steps on the embedded tasks leave LoRA/DoRA closer to FFT than the paper saw")
+
+
+def check_h(e: Evidence, convention) -> Verdict:
+    methods = ("lora", "dora", "galore", "bn_head", "head")
+    dominated_by = {}
+    for s in SCENARIO_NAMES:
+        pts = {meth: (after(e, "resnet18", meth, s), flops(e, "resnet18", meth, RANK if meth in ("lora", "dora",
+                                                                                                 "galore") else None,
+                                                            convention)) for meth in methods}
+        acc, cost = pts["lora"]
+        dominated_by[s] = [meth for meth, (a, c) in pts.items()
+                           if meth != "lora" and a >= acc and c <= cost and (a, c) != (acc, cost)]
+    holds = not any(dominated_by.values())
+    shown = "; ".join(f"{s}: " + (f"dominated by {', '.join(d)}" if d else "on the accuracy-FLOPs front")
+                      for s, d in dominated_by.items())
+    return Verdict(holds, f"ResNet-18 LoRA r{RANK} {shown}")
+
+
+def check_i(e: Evidence, convention=None) -> Verdict:
+    g = gaps(e, "bn_head")
+    easiest, hardest = min(g.values()), max(g.values())
+    holds = easiest <= 0.05 and 0.30 <= hardest <= 0.50
+    return Verdict(holds, f"BN+H vs FFT gap from {points(easiest)} to {points(hardest)} points over models x "
+                   f"scenarios; target <= 5 on an easy task and up to 40 (30-50) on a hard one",
+                   "" if holds else "none of the embedded tasks is hard enough for BN+H to fall far behind")
+
+
+def check_j(e: Evidence, convention=None) -> Verdict:
+    rows = []
+    holds = True
+    for m in ("resnet18", "mobilenet_v2"):
+        g50, l50, l100 = (after(e, m, "galore", "shift", 50), after(e, m, "lora", "shift", 50),
+                          after(e, m, "lora", "shift", 100))
+        # GaLore at half the steps matches LoRA at full steps, and LoRA at half the steps is behind GaLore
+        holds &= g50 >= l100 - 0.02 and l50 <= g50 - 0.02
+        rows.append(f"{m}: GaLore@50 {100 * g50:.1f}%, LoRA@50 {100 * l50:.1f}%, LoRA@100 {100 * l100:.1f}%")
+    return Verdict(holds, "; ".join(rows) + " (shift)",
+                   "" if holds else "on these tasks LoRA converges about as fast as GaLore")
+
+
 CLAIMS = [
     Claim("A", "PEFT methods are only half as memory-efficient when applied to depthwise-separable convolution "
           "architectures, compared to their efficiency with LLMs", "[V]",
@@ -194,6 +270,20 @@ CLAIMS = [
           "memory.peak.category_max_sum", check_k),
     Claim("BE", "LoRA costs more FLOPs than full fine-tuning from about r=16 on MobileNets (exact counting)", "[M]",
           "rank sweep 1-64", "r16", "flops.<convention>.total", check_break_even, ("exact", "paper")),
+    Claim("F", "GaLore's accuracy is the most stable across tasks and architectures, close to FFT", "[S]",
+          f"r{RANK}, 100 steps, mean of 2 seeds, models x scenarios", "most stable, close to FFT",
+          "accuracy.after", check_f, kind="accuracy"),
+    Claim("G", "LoRA and DoRA accuracy fluctuates on MobileNets: gaps up to 20 points", "[S]",
+          f"r{RANK}, MobileNetV2 and V3-Small, both scenarios", "up to 20 points", "accuracy.after", check_g,
+          kind="accuracy"),
+    Claim("H", "LoRA gives the best accuracy-efficiency trade-off on ResNet-18", "[S]",
+          f"ResNet-18, r{RANK}, accuracy vs update FLOPs against DoRA, GaLore, BN+H, head", "LoRA best",
+          "accuracy.after, flops.<convention>.total", check_h, ("exact", "paper"), kind="accuracy"),
+    Claim("I", "BN+H is fine on easy tasks, up to 40 points behind on hard ones", "[S]",
+          "models x scenarios, vs FFT", "<= 5 / up to 40 points", "accuracy.after", check_i, kind="accuracy"),
+    Claim("J", "LoRA needs about 2x the training iterations of GaLore", "[S]",
+          f"shift, r{RANK}, 50 vs 100 steps, ResNet-18 and MobileNetV2", "2x", "accuracy.after", check_j,
+          kind="accuracy"),
     Claim("S1", "A LoRA adapter on a depthwise conv has more parameters than the conv itself for every rank", "[C]",
           "every depthwise conv of the MobileNets, ranks 1-64", "adapter > conv", "parameters",
           check_depthwise_adapter),
@@ -230,11 +320,30 @@ class Outcome:
 class MeasuredEvidence:
     """Evidence from real measurements, each made once and shared (tests and CLI use the same one)."""
 
-    def __init__(self, measure=None, adapt=None):
+    def __init__(self, measure=None, data=None, seeds=None):
+        from repro.data import DataSpec
+        from repro.grid import ACCURACY_SEEDS
         from repro.profile import profile
 
         self._measure = measure or functools.cache(profile)
-        self._adapt = adapt
+        self.data = data or DataSpec()
+        self.seeds = seeds or ACCURACY_SEEDS
+
+    @functools.cache  # noqa: B019 (one evidence per session; the cache is the point)
+    def accuracy(self, model, method, scenario, steps=100):
+        """Mean over the seeds of `adapt`; `spread` is the range of `after` over the seeds."""
+        from repro.grid import ACCURACY_RANK
+        from repro.methods import RANKED
+        from repro.training import AdaptSpec, adapt, bn_stats_only
+
+        if method == "bn_stats_only":
+            r = bn_stats_only(model, scenario, self.data)
+            return {"before": r.before, "after": r.after, "spread": 0.0, "seconds": r.seconds}
+        runs = [adapt(AdaptSpec(model, method, ACCURACY_RANK if method in RANKED else None, scenario, steps=steps,
+                                seed=seed, data=self.data)) for seed in self.seeds]
+        afters = [r.after for r in runs]
+        return {"before": sum(r.before for r in runs) / len(runs), "after": sum(afters) / len(runs),
+                "spread": max(afters) - min(afters), "seconds": sum(r.seconds for r in runs)}
 
     def cost(self, model, method, rank=None):
         from repro.profile import CaseSpec
@@ -260,7 +369,3 @@ class MeasuredEvidence:
                 out.append((name, conv.weight.numel(), sum(p.numel() for p in adapter.parameters())))
         return out
 
-    def accuracy(self, model, method, scenario):
-        if self._adapt is None:
-            raise RuntimeError("this evidence was built without an adaptation runner")
-        return self._adapt(model, method, scenario)

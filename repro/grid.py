@@ -15,6 +15,9 @@ from repro.training import AdaptSpec
 RANKS = (1, 2, 4, 8, 16, 32, 64)
 ACCURACY_RANK = 8
 ACCURACY_SEEDS = (0, 1)
+# MobileNetV3-Large is left out of the accuracy grid: it is the slowest to adapt on a 2-core CPU and
+# the claims about MobileNets are read on V2 and V3-Small; its costs are in the cost grid.
+ACCURACY_MODELS = ("resnet18", "mobilenet_v2", "mobilenet_v3_small")
 
 
 def cost_cases(models=tuple(MODELS), methods=tuple(METHODS), ranks=RANKS) -> list[CaseSpec]:
@@ -24,7 +27,7 @@ def cost_cases(models=tuple(MODELS), methods=tuple(METHODS), ranks=RANKS) -> lis
             for rank in (ranks if method in RANKED else (None,))]
 
 
-def accuracy_cases(models=tuple(MODELS), methods=tuple(METHODS), scenarios=SCENARIOS) -> list[AdaptSpec]:
+def accuracy_cases(models=ACCURACY_MODELS, methods=tuple(METHODS), scenarios=SCENARIOS) -> list[AdaptSpec]:
     """One spec per model x method x scenario, seed 0; the seeds are run and averaged per case."""
     return [AdaptSpec(model, method, ACCURACY_RANK if method in RANKED else None, scenario)
             for model in models for method in methods for scenario in scenarios]

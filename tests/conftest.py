@@ -11,6 +11,7 @@ from tabulate import tabulate
 
 from repro import baselines as bl
 from repro.claims import MeasuredEvidence
+from repro.data import DataSpec
 from repro.profile import environment, profile
 
 logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
@@ -93,8 +94,8 @@ def measure():
 
 
 @pytest.fixture(scope="session")
-def evidence(measure):
-    return MeasuredEvidence(measure)
+def evidence(measure, pytestconfig):
+    return MeasuredEvidence(measure, DataSpec(data_root=pytestconfig.getoption("--data-root")))
 
 
 @pytest.fixture(scope="session")
@@ -129,7 +130,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         (reports / "claims.md").write_text(
             "# Claims of arXiv 2507.23536\n\n" + tabulate(
                 [[r["id"], r["source"], r["claim"], r["paper"], r["convention"] or "", r["measured"], r["verdict"],
-                  r["why"]] for r in rows],
-                headers=["id", "source", "claim", "paper", "convention", "measured", "verdict", "why"],
+                  r["why"], r["data"]] for r in rows],
+                headers=["id", "source", "claim", "paper", "convention", "measured", "verdict", "why", "data"],
                 tablefmt="github") + "\n")
         terminalreporter.write_line(f"written: {reports / 'claims.md'}, {reports / 'claims.json'}")

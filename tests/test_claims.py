@@ -12,8 +12,13 @@ class Fake:
     """Evidence with made-up numbers: flops(model, method, rank) and peak(model, method, rank)."""
 
     def __init__(self, flops=lambda m, meth, r: 100 if meth == "fft" else 50,
-                 peak=lambda m, meth, r: 100 if meth == "fft" else 50, adapter=20, dropout_factor=1.7):
+                 peak=lambda m, meth, r: 100 if meth == "fft" else 50, adapter=20, dropout_factor=1.7,
+                 acc=lambda m, meth, s, steps: 0.9):
         self.flops, self.peak, self.adapter, self.dropout_factor = flops, peak, adapter, dropout_factor
+        self.acc = acc
+
+    def accuracy(self, model, method, scenario, steps=100):
+        return {"before": 0.5, "after": self.acc(model, method, scenario, steps)}
 
     def cost(self, model, method, rank=None, factor=1.0):
         f = self.flops(model, method, rank)
@@ -34,6 +39,20 @@ def by_method(**reductions):
     return lambda m, meth, r: 100 if meth == "fft" else 100 * (1 - reductions.get(meth, 0.5))
 
 
+def accs(**cells):
+    """Accuracy 0.9 everywhere except cells named method[__model[__scenario[__steps]]]."""
+    def acc(m, meth, s, steps):
+        for key in (f"{meth}__{m}__{s}__{steps}", f"{meth}__{m}__{s}", f"{meth}__{m}", meth):
+            if key in cells:
+                return cells[key]
+        return 0.9
+    return acc
+
+
+# H: LoRA (0.9 at 50 FLOPs) against DoRA, GaLore, BN+H and head on ResNet-18
+H_FLOPS = by_method(lora=0.5, dora=0.6, galore=-0.2, bn_head=0.6, head=0.7)
+
+
 def by_model(mobilenets, resnet):
     return lambda m, meth, r: 100 if meth == "fft" else (resnet if m == "resnet18" else mobilenets)
 
@@ -47,6 +66,14 @@ SYNTHETIC = {
     "E": (Fake(flops=by_method(galore=-0.2)), Fake(flops=by_method(galore=-0.03))),
     "K": (Fake(peak=by_method(lora=0.5, dora=0.4)), Fake(peak=by_method(lora=0.4, dora=0.5))),
     "BE": (Fake(flops=lambda m, meth, r: 100 if meth == "fft" else 60 + 5 * r), Fake(flops=by_method(lora=0.5))),
+    "F": (Fake(acc=accs(galore=0.89, lora__mobilenet_v2=0.8, dora__resnet18=0.8)),
+          Fake(acc=accs(galore__resnet18__shift=0.7, lora__mobilenet_v2=0.8))),
+    "G": (Fake(acc=accs(lora__mobilenet_v2__shift=0.75)), Fake(acc=accs(lora=0.88, dora=0.88))),
+    "H": (Fake(flops=H_FLOPS, acc=accs(dora=0.85, galore=0.95, bn_head=0.8, head=0.7)),
+          Fake(flops=H_FLOPS, acc=accs(dora=0.92, galore=0.95, bn_head=0.8, head=0.7))),
+    "I": (Fake(acc=accs(bn_head__resnet18__unseen=0.5)), Fake(acc=accs(bn_head=0.88))),
+    "J": (Fake(acc=accs(lora__resnet18__shift__50=0.8, lora__mobilenet_v2__shift__50=0.8)),
+          Fake(acc=accs())),
     "S1": (Fake(adapter=9 * 32 + 1), Fake(adapter=9 * 32 - 1)),
     "S2": (Fake(dropout_factor=1.7), Fake(dropout_factor=1.0)),
 }

@@ -26,7 +26,8 @@ DOES_NOT_REPRODUCE = {
 @pytest.mark.parametrize("claim, convention", claim_cases(), ids=[claim_id(c, v) for c, v in claim_cases()])
 def test_claim(claim, convention, evidence, claim_outcomes):
     verdict = claim.check(evidence, convention)
-    claim_outcomes.append(Outcome(claim, convention, verdict))
+    data = evidence.data.describe() if claim.kind == "accuracy" else "analytic (no data)"
+    claim_outcomes.append(Outcome(claim, convention, verdict, data))
     key = claim_id(claim, convention)
     if key in DOES_NOT_REPRODUCE:
         if verdict.holds:
