@@ -155,6 +155,8 @@ def update(path: Path, group: str, platform: str, environment: dict, cases: dict
             a, b = before.get(metric), cases[case].get(metric)
             if a != b:
                 diff.append([case, metric, a, b])
+    if not diff and path.exists():
+        return diff  # nothing moved: the file and its history stay as they are
     data = {
         "schema_version": SCHEMA_VERSION,
         "group": group,

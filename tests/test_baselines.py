@@ -52,6 +52,12 @@ def test_update_keeps_cases_it_did_not_run_and_reports_the_diff(recorded):
     assert [h["reason"] for h in data["history"]] == ["first recording", "params moved"]
 
 
+def test_update_with_nothing_changed_leaves_the_file(recorded):
+    before = recorded.read_text()
+    assert bl.update(recorded, "costs", "x86_64-cpu", {}, {"resnet18-fft": CASES["resnet18-fft"]}, "again") == []
+    assert recorded.read_text() == before
+
+
 def test_update_needs_a_reason(recorded):
     with pytest.raises(bl.BaselineError, match="a baseline update needs a reason"):
         bl.update(recorded, "costs", "x86_64-cpu", {}, CASES, " ")

@@ -1,0 +1,60 @@
+"""The CI workflows have the properties the project relies on."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
+
+
+def load(name):
+    data = yaml.safe_load((WORKFLOWS / name).read_text())
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as true
+    return data
+
+
+def steps(job):
+    return [s.get("run", "") + " " + s.get("uses", "") for s in job["steps"]]
+
+
+@pytest.fixture(scope="module")
+def ci():
+    return load("ci.yml")
+
+
+@pytest.fixture(scope="module")
+def jetson():
+    return load("jetson.yml")
+
+
+def test_ci_runs_on_every_push_and_pull_request_read_only(ci):
+    assert {"push", "pull_request"} <= set(ci["on"])
+    assert ci["permissions"] == {"contents": "read"}
+
+
+def test_ci_caches_pip_and_base_models_and_runs_tests_and_sharded_claims(ci):
+    jobs = ci["jobs"]
+    all_steps = [s for job in jobs.values() for s in job["steps"]]
+    assert any(s.get("with", {}).get("cache") == "pip" for s in all_steps)
+    assert any("actions/cache" in s.get("uses", "") and ".cache/repro" in s["with"]["path"] for s in all_steps)
+    assert any(r.strip() == "python -m pytest" for r in steps(jobs["tests"]))
+    claims = jobs["claims"]
+    assert len(claims["strategy"]["matrix"]["shard"]) >= 2
+    assert any("-m paper_claims" in r for r in steps(claims))
+    assert any("GITHUB_STEP_SUMMARY" in r for r in steps(claims))
+    assert any("upload-artifact" in r for r in steps(claims))
+
+
+def test_jetson_runs_on_the_self_hosted_device_and_never_for_pull_requests(jetson):
+    assert not {"pull_request", "pull_request_target"} & set(jetson["on"])
+    assert jetson["on"]["push"]["branches"] == ["main"]
+    assert "schedule" in jetson["on"] and "workflow_dispatch" in jetson["on"]
+    assert jetson["permissions"] == {"contents": "read"}
+    [job] = jetson["jobs"].values()
+    assert job["runs-on"] == ["self-hosted", "linux", "ARM64", "jetson"]
+    run = steps(job)
+    assert any("-m paper_claims" in r and "--device cuda" in r for r in run)
+    assert any("GITHUB_STEP_SUMMARY" in r for r in run)
+    assert any("upload-artifact" in r for r in run)
+    assert job["env"]["REPRO_PLATFORM"].startswith("jetson")
