@@ -13,11 +13,12 @@ import datetime
 import json
 import os
 import platform as _platform
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import jsonschema
+
+from repro.files import write_atomic
 
 SCHEMA_VERSION = 1
 UPDATE_HINT = 'pytest -m paper_claims --update-baselines --baseline-reason "<why>"'
@@ -127,21 +128,6 @@ def load(path: Path) -> dict:
     return data
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".partial")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; baselines are committed files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def update(path: Path, group: str, platform: str, environment: dict, cases: dict, reason: str) -> list[list]:
     """Merge `cases` into the file (cases not measured now are kept); the diff as rows."""
     if not reason.strip():
@@ -166,7 +152,8 @@ def update(path: Path, group: str, platform: str, environment: dict, cases: dict
                                       "cases_updated": len(cases), "metrics_changed": len(diff)}],
         "cases": dict(sorted(merged.items())),
     }
-    _write_atomic(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+    text = json.dumps(data, indent=1, sort_keys=True) + "\n"
+    write_atomic(path, lambda f: f.write(text.encode()))
     return diff
 
 

@@ -14,7 +14,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import torchvision
 from filelock import FileLock
 
 from repro.data import DataSpec, source_task
+from repro.files import write_atomic
 from repro.models import build_model
 
 CACHE_ENV = "REPRO_CACHE_DIR"
@@ -74,19 +74,6 @@ def pretrain(model_name: str, data: DataSpec, recipe: Recipe, progress: bool = T
     return model.state_dict(), meta
 
 
-def _save_atomic(obj, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".partial")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def base_model(model: str, data: DataSpec = DataSpec(), recipe: Recipe = Recipe(), progress: bool = True,
                cache: Path | None = None):
     """(state_dict, meta) of `model` pretrained on the source task: from the cache, or trained now."""
@@ -105,5 +92,5 @@ def base_model(model: str, data: DataSpec = DataSpec(), recipe: Recipe = Recipe(
                 warnings.warn(f"base model cache file {path} is unreadable ({err}); rebuilding it", stacklevel=2)
                 path.unlink()
         state, meta = pretrain(model, data, recipe, progress)
-        _save_atomic({"key": key, "state_dict": state, "meta": meta}, path)
+        write_atomic(path, lambda f: torch.save({"key": key, "state_dict": state, "meta": meta}, f))
         return state, meta

@@ -69,7 +69,7 @@ def test_interrupted_write_leaves_the_old_file(recorded, monkeypatch):
     def crash(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(bl.os, "replace", crash)
+    monkeypatch.setattr("repro.files.os.replace", crash)
     with pytest.raises(KeyboardInterrupt):
         bl.update(recorded, "costs", "x86_64-cpu", {}, {"resnet18-fft": {"params.total": 99}}, "crash")
     assert recorded.read_bytes() == before
