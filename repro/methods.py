@@ -47,10 +47,14 @@ def _no_rank(method: str, rank: int | None) -> None:
         raise ValueError(f"method {method!r} takes no rank (got rank={rank}); drop --rank")
 
 
-def _check_rank(method: str, rank: int | None, dims: dict[str, int]) -> None:
-    """dims: the largest rank each targeted layer can use (min of its matrix shape)."""
+def require_rank(method: str, rank: int | None) -> None:
     if rank is None:
         raise ValueError(f"method {method!r} needs a rank: pass --rank R with R >= 1")
+
+
+def _check_rank(method: str, rank: int | None, dims: dict[str, int]) -> None:
+    """dims: the largest rank each targeted layer can use (min of its matrix shape)."""
+    require_rank(method, rank)
     if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
         raise ValueError(f"rank must be an integer >= 1, got {rank!r}")
     # A rank above every layer's smaller dimension adapts nothing more than full rank would.

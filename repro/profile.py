@@ -75,12 +75,6 @@ class Measurement:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
-    @classmethod
-    def from_dict(cls, d: dict) -> Measurement:
-        if d.get("schema") != SCHEMA_VERSION:
-            raise ValueError(f"measurement schema {d.get('schema')!r} is not {SCHEMA_VERSION}; re-measure it")
-        return cls(**{**d, "spec": CaseSpec(**d["spec"])})
-
 
 def environment(device: str) -> dict:
     def version(dist):

@@ -16,7 +16,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from repro.data import DataSpec, Split, scenario_task
-from repro.methods import RANKED, MethodOptions, apply_method
+from repro.methods import RANKED, MethodOptions, apply_method, require_rank
 from repro.models import build_model, replace_head
 
 # Per-method learning rates (AdamW). Adapters and full fine-tuning share 1e-3: LoRA at 1e-2
@@ -136,8 +136,8 @@ def base_for(spec_model: str, data: DataSpec, num_classes: int, progress: bool) 
 
 
 def adapt(spec: AdaptSpec, progress: bool = False) -> AdaptResult:
-    if spec.method in RANKED and spec.rank is None:
-        raise ValueError(f"method {spec.method!r} needs a rank: pass --rank R with R >= 1")
+    if spec.method in RANKED:  # before loading (and maybe pretraining) the base model
+        require_rank(spec.method, spec.rank)
     task = scenario_task(spec.scenario, spec.data)
     start = time.perf_counter()
     with deterministic():
