@@ -39,7 +39,8 @@ def format_measurement(m: Measurement) -> str:
                  f"{mem['peak']['simultaneous'] / mib:,.2f}"])
     memory = tabulate(rows, headers=["MiB", "category max (paper)", "at simultaneous peak"],
                       colalign=("left", "right", "right"))
-    tail = f"unprofiled step: {m.step_seconds * 1e3:.1f} ms"
+    tail = ("analytic: fake tensors, nothing timed" if m.step_seconds is None
+            else f"unprofiled step: {m.step_seconds * 1e3:.1f} ms")
     if mem.get("cuda_max_allocated") is not None:
         tail += f"; torch.cuda.max_memory_allocated: {mem['cuda_max_allocated'] / mib:,.2f} MiB"
     return "\n\n".join([head, flops, memory, tail])
@@ -59,9 +60,11 @@ def cmd_list(args) -> int:
 def cmd_profile(args) -> int:
     spec = CaseSpec(model=args.model, method=args.method, rank=args.rank, batch=args.batch, size=args.size,
                     num_classes=args.num_classes, seed=args.seed, optimizer=args.optimizer, lr=args.lr,
-                    loss=args.loss, targets=args.targets, lora_dropout=args.lora_dropout, device=args.device)
+                    loss=args.loss, targets=args.targets, lora_dropout=args.lora_dropout, device=args.device,
+                    analytic=args.analytic)
     if not args.json:
-        print(f"profiling {spec.id} (one counted step, two tracked iterations) ...", file=sys.stderr)
+        how = ", on fake tensors" if spec.analytic else ""
+        print(f"profiling {spec.id} (one counted step, two tracked iterations{how}) ...", file=sys.stderr)
     record = profile(spec)
     print(record.to_json() if args.json else format_measurement(record))
     return 0
@@ -116,6 +119,8 @@ def parser() -> argparse.ArgumentParser:
                     help="which layers LoRA/DoRA adapt")
     pp.add_argument("--lora-dropout", type=float, default=0.0)
     pp.add_argument("--device", default="cpu")
+    pp.add_argument("--analytic", action="store_true",
+                    help="run the step on fake tensors: the same FLOPs and memory, seconds at any size")
     pp.add_argument("--json", action="store_true", help="print the measurement record as JSON")
     pp.set_defaults(run=cmd_profile)
 

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import platform
@@ -18,6 +19,7 @@ from importlib import metadata
 import torch
 import torch.nn.functional as F
 
+from repro.fake import AnalyticMode, to_fake
 from repro.flops import count_step_flops
 from repro.memory import track_memory
 from repro.methods import MethodOptions, apply_method
@@ -46,6 +48,7 @@ class CaseSpec:
     lora_dropout: float = 0.0
     update_proj_gap: int = 200
     device: str = "cpu"
+    analytic: bool = False  # run the step on fake tensors: exact FLOPs and memory, no data, no timing
 
     @property
     def id(self) -> str:
@@ -65,7 +68,7 @@ class Measurement:
     params: dict  # trainable, total
     flops: dict  # convention -> phase -> FLOPs
     memory: dict  # categories, at_peak, peak.{category_max_sum, simultaneous}, cuda_max_allocated
-    step_seconds: float  # median wall time of an unprofiled step
+    step_seconds: float | None  # median wall time of an unprofiled step; None when analytic
     env: dict
     schema: int = SCHEMA_VERSION
 
@@ -99,7 +102,9 @@ def build_case(spec: CaseSpec):
     if spec.batch < 1:
         raise ValueError(f"batch must be >= 1, got {spec.batch}")
     torch.manual_seed(spec.seed)
-    model = build_model(spec.model, spec.num_classes, spec.size).to(spec.device).train()
+    model = build_model(spec.model, spec.num_classes, spec.size).train()
+    if spec.device != "cpu":  # fake tensors cannot be swapped by .to(), and on the CPU they need not be
+        model.to(spec.device)
     model, optimizer = apply_method(model, spec.method, spec.rank, spec.options())
     gen = torch.Generator().manual_seed(spec.seed)
     x = torch.randn(spec.batch, 3, spec.size, spec.size, generator=gen).to(spec.device)
@@ -127,31 +132,52 @@ def _run(phases):
         phase()
 
 
+def profiled_update(model, optimizer, phases, extra=()) -> tuple[dict, dict]:
+    """FLOPs of the first step and memory of two iterations, in one pass: the first tracked
+    iteration is also the counted step."""
+    flops = {}
+
+    def iteration():
+        if flops:
+            _run(phases)
+        else:
+            flops.update(count_step_flops(*phases))
+
+    memory = track_memory(model, optimizer, iteration, extra=extra)
+    return flops, memory
+
+
 def profile(spec: CaseSpec, timed_steps: int = 3) -> Measurement:
-    # Each measurement starts from a fresh build, so each sees the first optimizer step
-    # (the paper's profiler counts that one; GaLore's SVD happens in it).
+    """Build the case and profile its update. The counted step is the first one, as in the paper's
+    profiler (GaLore's SVD happens in it); the second tracked iteration sees the optimizer state held
+    while activations peak. With `spec.analytic` the step runs on fake tensors and nothing is timed.
+    """
     model, optimizer, x, y = build_case(spec)
     params = {
         "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "total": sum(p.numel() for p in model.parameters()),
     }
-    flops = count_step_flops(*step_phases(model, optimizer, x, y, spec.loss))
-
-    model, optimizer, x, y = build_case(spec)
-    cuda = spec.device.startswith("cuda")
+    mode = AnalyticMode() if spec.analytic else contextlib.nullcontext()
+    if spec.analytic:
+        x, y = to_fake(mode, model, optimizer, x, y)
+    cuda = spec.device.startswith("cuda") and not spec.analytic
     if cuda:
         torch.cuda.synchronize(spec.device)
         torch.cuda.reset_peak_memory_stats(spec.device)
     phases = step_phases(model, optimizer, x, y, spec.loss)
-    memory = track_memory(model, optimizer, lambda: _run(phases), extra=(x, y))
+    with mode:
+        flops, memory = profiled_update(model, optimizer, phases, extra=(x, y))
     memory["cuda_max_allocated"] = torch.cuda.max_memory_allocated(spec.device) if cuda else None
 
-    seconds = []
-    for _ in range(timed_steps + 1):  # the first step warms up allocator and kernels
-        start = time.perf_counter()
-        _run(phases)
-        if cuda:
-            torch.cuda.synchronize(spec.device)
-        seconds.append(time.perf_counter() - start)
-    return Measurement(spec=spec, params=params, flops=flops, memory=memory,
-                       step_seconds=statistics.median(seconds[1:]), env=environment(spec.device))
+    seconds = None
+    if not spec.analytic and timed_steps > 0:
+        times = []
+        for _ in range(timed_steps + 1):  # the first step warms up allocator and kernels
+            start = time.perf_counter()
+            _run(phases)
+            if cuda:
+                torch.cuda.synchronize(spec.device)
+            times.append(time.perf_counter() - start)
+        seconds = statistics.median(times[1:])
+    return Measurement(spec=spec, params=params, flops=flops, memory=memory, step_seconds=seconds,
+                       env=environment(spec.device))

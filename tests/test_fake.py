@@ -1,0 +1,42 @@
+"""Analytic profiling on fake tensors counts exactly what a real step does, for the whole registry."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from repro.fake import AnalyticMode
+from repro.methods import METHODS, RANKED
+from repro.models import MODELS
+from repro.profile import CaseSpec, profile
+
+REGISTRY = [CaseSpec(model, method, rank=4 if method in RANKED else None, batch=2)
+            for model in MODELS for method in METHODS]
+
+
+@pytest.mark.parametrize("spec", REGISTRY, ids=lambda s: s.id)
+def test_fake_tensors_give_the_real_flops_and_memory(spec):
+    real, fake = profile(spec, timed_steps=1), profile(dataclasses.replace(spec, analytic=True))
+    assert fake.params == real.params
+    assert fake.flops == real.flops
+    assert fake.memory == real.memory  # every category maximum, both peaks, the breakdowns
+    assert fake.step_seconds is None and real.step_seconds is not None
+
+
+def test_analytic_cost_does_not_depend_on_image_size():
+    small = profile(CaseSpec("resnet18", "lora", 8, batch=8, size=32, analytic=True))
+    large = profile(CaseSpec("resnet18", "lora", 8, batch=8, size=224, analytic=True))
+    # convolution FLOPs scale with the pixel count; (224/32)^2 = 49
+    assert large.flops["exact"]["forward"] == pytest.approx(49 * small.flops["exact"]["forward"], rel=0.05)
+    assert large.memory["categories"]["activation"] > 40 * small.memory["categories"]["activation"]
+    assert large.memory["categories"]["parameter"] == small.memory["categories"]["parameter"]
+
+
+def test_masked_backward_outputs_are_not_allocated():
+    # the meta kernel of native_batch_norm_backward allocates grad_input even when output_mask says no
+    with AnalyticMode():
+        x = torch.randn(2, 4, 3, 3)
+        w, mean, invstd = torch.ones(4), torch.zeros(4), torch.ones(4)
+        out = torch.ops.aten.native_batch_norm_backward(x, x, w, None, None, mean, invstd, True, 1e-5,
+                                                        [False, True, True])
+    assert out[0] is None and out[1].shape == (4,) and out[2].shape == (4,)
