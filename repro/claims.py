@@ -14,11 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from repro.grid import ACCURACY_MODELS, RANKS
+from repro.grid import ACCURACY_MODELS, PAPER_SIZE, RANKS
 
 MOBILENETS = ("mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large")
 STANDARD = ("resnet18",)
 RANK = 8  # the rank a single-rank claim is read at
+# Where cost claims are read: the embedded data's 32 x 32, and the paper's 224 x 224 on fake tensors,
+# both at batch 8. The names end the test ids (B-paper-224px).
+SCALES = {"32px": {}, f"{PAPER_SIZE}px": {"size": PAPER_SIZE, "analytic": True}}
+BOTH = tuple(SCALES)
 
 
 class Evidence(Protocol):
@@ -53,6 +57,7 @@ class Claim:
     check: Callable[..., Verdict]
     conventions: tuple = (None,)  # FLOP claims are checked under each convention
     kind: str = "cost"  # or "accuracy"
+    scales: tuple = ("32px",)  # input scales (SCALES) a cost claim is checked at
 
 
 # ---- derived quantities ----------------------------------------------------------------------
@@ -116,10 +121,12 @@ def check_c(e: Evidence, convention=None) -> Verdict:
     paper = {"resnet18": 0.67, "mobilenet_v2": 0.22}
     got = {m: memory_reduction(e, m, "lora", RANK) for m in paper}
     holds = all(abs(got[m] - paper[m]) <= 0.10 for m in paper)
+    more = sum(got[m] - paper[m] for m in paper) > 0
     return Verdict(holds, ", ".join(f"{m} -{pct(got[m])} (paper -{pct(paper[m])})" for m in paper)
-                   + f"; LoRA r{RANK}, batch 8, 32x32, +-10 points",
-                   "" if holds else "activations dominate at the paper's (unknown) batch and resolution less than "
-                   "at batch 8, 32x32; the paper does not give its rank, batch or resolution")
+                   + f"; LoRA r{RANK}, batch 8, +-10 points",
+                   "" if holds else f"LoRA saves {'more' if more else 'less'} than the paper says: the saving shrinks "
+                   "as activations, which LoRA does not reduce, grow with batch and resolution; the paper does not "
+                   "give its rank, batch or resolution")
 
 
 def check_d(e: Evidence, convention) -> Verdict:
@@ -255,21 +262,23 @@ def check_j(e: Evidence, convention=None) -> Verdict:
 CLAIMS = [
     Claim("A", "PEFT methods are only half as memory-efficient when applied to depthwise-separable convolution "
           "architectures, compared to their efficiency with LLMs", "[V]",
-          f"LoRA/DoRA/GaLore r{RANK} on MobileNets, batch 8, 32x32; LLM reference: LoRA's 2/3 on GPT-3",
-          "~33% peak-memory reduction", "memory.peak.category_max_sum", check_a),
+          f"LoRA/DoRA/GaLore r{RANK} on MobileNets, batch 8; LLM reference: LoRA's 2/3 on GPT-3",
+          "~33% peak-memory reduction", "memory.peak.category_max_sum", check_a, scales=BOTH),
     Claim("B", "adapter-based PEFT methods can reduce floating point operations (FLOPs) during model updates by up "
-          "to 95%", "[V]", "LoRA/DoRA on MobileNets, best model and rank 1-64, one step, batch 8, 32x32",
-          "95%", "flops.<convention>.total", check_b, ("exact", "paper")),
+          "to 95%", "[V]", "LoRA/DoRA on MobileNets, best model and rank 1-64, one step, batch 8",
+          "95%", "flops.<convention>.total", check_b, ("exact", "paper"), scales=BOTH),
     Claim("C", "LoRA peak memory vs FFT: -67% on ResNet-18, -22% on MobileNetV2", "[S]",
-          f"LoRA r{RANK}, batch 8, 32x32", "-67% / -22%", "memory.peak.category_max_sum", check_c),
+          f"LoRA r{RANK}, batch 8", "-67% / -22%", "memory.peak.category_max_sum", check_c, scales=BOTH),
     Claim("D", "LoRA and DoRA cut FLOPs by up to 80% on DSC models, 57% on standard convolutions", "[S]",
-          "best rank 1-64, vs FFT", "80% / 57%", "flops.<convention>.total", check_d, ("exact", "paper")),
+          "best rank 1-64, vs FFT", "80% / 57%", "flops.<convention>.total", check_d, ("exact", "paper"),
+          scales=BOTH),
     Claim("E", "GaLore costs 10-30% more FLOPs than FFT", "[S]", f"GaLore r{RANK}, every model",
-          "+10% to +30%", "flops.<convention>.total", check_e, ("exact", "paper")),
+          "+10% to +30%", "flops.<convention>.total", check_e, ("exact", "paper"), scales=BOTH),
     Claim("K", "DoRA has more memory overhead than LoRA", "[S]", f"r{RANK}, every model", "DoRA > LoRA",
-          "memory.peak.category_max_sum", check_k),
+          "memory.peak.category_max_sum", check_k, scales=BOTH),
     Claim("BE", "LoRA costs more FLOPs than full fine-tuning from about r=16 on MobileNets (exact counting)", "[M]",
-          "rank sweep 1-64", "r16", "flops.<convention>.total", check_break_even, ("exact", "paper")),
+          "rank sweep 1-64", "r16", "flops.<convention>.total", check_break_even, ("exact", "paper"),
+          scales=BOTH),
     Claim("F", "GaLore's accuracy is the most stable across tasks and architectures, close to FFT", "[S]",
           f"r{RANK}, 100 steps, mean of 2 seeds, models x scenarios", "most stable, close to FFT",
           "accuracy.after", check_f, kind="accuracy"),
@@ -289,17 +298,19 @@ CLAIMS = [
           check_depthwise_adapter),
     Claim("S2", "PEFT's DoRA for conv layers computes the base convolution twice in training unless dropout is 0",
           "[C]", "mobilenet_v2 r8, dropout 0.05 vs 0", "forward FLOPs up", "flops.exact.forward",
-          check_dora_dropout),
+          check_dora_dropout, scales=BOTH),
 ]
 
 
 def claim_cases():
-    """(claim, convention) pairs, with test ids like B-paper, A."""
-    return [(c, conv) for c in CLAIMS for conv in c.conventions]
+    """(claim, convention, scale) triples, with test ids like A, B-paper, B-paper-224px."""
+    return [(c, conv, scale) for c in CLAIMS for conv in c.conventions for scale in c.scales]
 
 
-def claim_id(claim: Claim, convention) -> str:
-    return claim.id if convention is None else f"{claim.id}-{convention}"
+def claim_id(claim: Claim, convention, scale: str = "32px") -> str:
+    """The claim and its convention: the row of the claims table; the test id adds a scale other than 32px."""
+    base = claim.id if convention is None else f"{claim.id}-{convention}"
+    return base if scale == "32px" else f"{base}-{scale}"
 
 
 @dataclass
@@ -308,19 +319,20 @@ class Outcome:
     convention: str | None
     verdict: Verdict
     data: str = "embedded default"
+    scale: str = "32px"
     extra: dict = field(default_factory=dict)
 
     def row(self) -> dict:
         c, v = self.claim, self.verdict
         return {"id": claim_id(c, self.convention), "claim": c.words, "source": c.source, "condition": c.condition,
-                "paper": c.paper_value, "convention": self.convention, "measured": v.measured,
+                "paper": c.paper_value, "convention": self.convention, "scale": self.scale, "measured": v.measured,
                 "verdict": "holds" if v.holds else "does not reproduce", "why": v.why, "data": self.data}
 
 
 class MeasuredEvidence:
     """Evidence from real measurements, each made once and shared (tests and CLI use the same one)."""
 
-    def __init__(self, measure=None, data=None, seeds=None):
+    def __init__(self, measure=None, data=None, seeds=None, scale="32px"):
         from repro.data import DataSpec
         from repro.grid import ACCURACY_SEEDS
         from repro.profile import profile
@@ -328,6 +340,13 @@ class MeasuredEvidence:
         self._measure = measure or functools.cache(profile)
         self.data = data or DataSpec()
         self.seeds = seeds or ACCURACY_SEEDS
+        self.scale = scale
+
+    def at(self, scale: str) -> MeasuredEvidence:
+        """The same evidence with cost cases at another of SCALES (measurements stay shared)."""
+        if scale not in SCALES:
+            raise ValueError(f"unknown scale {scale!r}; valid scales: {', '.join(SCALES)}")
+        return MeasuredEvidence(self._measure, self.data, self.seeds, scale)
 
     def accuracy(self, model, method, scenario, steps=100):
         """Mean over the seeds of `adapt`; `spread` is the range of `after` over the seeds."""
@@ -351,12 +370,12 @@ class MeasuredEvidence:
     def cost(self, model, method, rank=None):
         from repro.profile import CaseSpec
 
-        return self._measure(CaseSpec(model, method, rank))
+        return self._measure(CaseSpec(model, method, rank, **SCALES[self.scale]))
 
     def cost_with(self, model, method, rank=None, **spec_fields):
         from repro.profile import CaseSpec
 
-        return self._measure(CaseSpec(model, method, rank, **spec_fields))
+        return self._measure(CaseSpec(model, method, rank, **{**SCALES[self.scale], **spec_fields}))
 
     def depthwise_adapters(self, model, rank):
         from torch import nn

@@ -12,6 +12,7 @@ the equality for every model x method.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 
 import torch
@@ -36,10 +37,16 @@ class AnalyticMode(FakeTensorMode):
 
 
 def _output_mask(func, args, kwargs):
-    for i, arg in enumerate(func._schema.arguments):
-        if arg.name == "output_mask":
-            return kwargs.get("output_mask", args[i] if i < len(args) else None)
-    return None
+    i = _output_mask_position(func)
+    if i is None:
+        return None
+    return kwargs.get("output_mask", args[i] if i < len(args) else None)
+
+
+@functools.cache
+def _output_mask_position(func):
+    names = [arg.name for arg in func._schema.arguments]
+    return names.index("output_mask") if "output_mask" in names else None
 
 
 def to_fake(mode: FakeTensorMode, model: torch.nn.Module, optimizer: torch.optim.Optimizer, *tensors):

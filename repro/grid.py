@@ -1,10 +1,14 @@
 """The experiment grid, in one place: which cases the suite measures.
 
-Cost cases (FLOPs, memory, parameters) are analytic and cheap, so they cover every rank. Accuracy
-cases train, so they cover rank 8 only, enough to compare the methods within the time budget.
+Cost cases (FLOPs, memory, parameters) are analytic and cheap, so they cover every rank, at the size
+the embedded data uses (batch 8, 32 x 32) and at the paper's scale (224 x 224, batch 1, 8 and 32, on
+fake tensors). Accuracy cases train, so they cover rank 8 only, enough to compare the methods within
+the time budget.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from repro.data import SCENARIOS
 from repro.methods import METHODS, RANKED
@@ -28,6 +32,17 @@ def cost_cases(models=tuple(MODELS), methods=tuple(METHODS), ranks=RANKS) -> lis
             for rank in (ranks if method in RANKED else (None,))]
 
 
+# ImageNet resolution, as the paper's models are published; the paper gives no batch (paper.md section 2)
+PAPER_SIZE = 224
+PAPER_BATCHES = (1, 8, 32)
+
+
+def paper_scale_cases(batches=PAPER_BATCHES, **grid) -> list[CaseSpec]:
+    """The cost grid at 224 x 224 for each batch, profiled on fake tensors (seconds a case on a CPU)."""
+    return [dataclasses.replace(spec, batch=batch, size=PAPER_SIZE, analytic=True)
+            for batch in batches for spec in cost_cases(**grid)]
+
+
 def accuracy_cases(models=ACCURACY_MODELS, methods=tuple(METHODS), scenarios=SCENARIOS) -> list[AdaptSpec]:
     """One spec per model x method x scenario, seed 0; the seeds are run and averaged per case."""
     return [AdaptSpec(model, method, ACCURACY_RANK if method in RANKED else None, scenario)
@@ -35,10 +50,13 @@ def accuracy_cases(models=ACCURACY_MODELS, methods=tuple(METHODS), scenarios=SCE
 
 
 def case_id(spec) -> str:
-    """Test ids that read like sentences: mobilenet_v2-lora-r8, mobilenet_v2-lora-r8-shift."""
+    """Test ids that read like sentences: mobilenet_v2-lora-r8, mobilenet_v2-lora-r8-shift,
+    mobilenet_v2-lora-r8-b32-224px (batch and size are named where they are not 8 and 32)."""
     rank = f"-r{spec.rank}" if spec.rank is not None else ""
-    scenario = f"-{spec.scenario}" if isinstance(spec, AdaptSpec) else ""
-    return f"{spec.model}-{spec.method}{rank}{scenario}"
+    if isinstance(spec, AdaptSpec):
+        return f"{spec.model}-{spec.method}{rank}-{spec.scenario}"
+    scale = f"-b{spec.batch}-{spec.size}px" if (spec.batch, spec.size) != (8, 32) else ""
+    return f"{spec.model}-{spec.method}{rank}{scale}"
 
 
 # The smoke subset every commit runs: one standard and one depthwise-separable model, the methods

@@ -10,7 +10,7 @@ import pytest
 from tabulate import tabulate
 
 from repro import baselines as bl
-from repro.claims import MeasuredEvidence
+from repro.claims import SCALES, MeasuredEvidence
 from repro.data import DataSpec
 from repro.profile import environment, profile
 
@@ -74,12 +74,33 @@ class BaselineStore:
 def pytest_configure(config):
     config.stash[STORE] = BaselineStore(config)
     config.stash[OUTCOMES] = []
+    config.stash[ROWS] = []
     if config.getoption("--update-baselines") and not config.getoption("--baseline-reason").strip():
         raise pytest.UsageError('--update-baselines needs --baseline-reason "which change moved which metric"')
 
 
 STORE = pytest.StashKey[BaselineStore]()
 OUTCOMES = pytest.StashKey[list]()
+ROWS = pytest.StashKey[list]()  # claims-table rows from this process and, under xdist, from every worker
+
+
+def pytest_sessionfinish(session):
+    config = session.config
+    rows = [o.row() for o in config.stash[OUTCOMES]]
+    if hasattr(config, "workerinput"):  # an xdist worker: hand results to the controller
+        config.workeroutput["claim_rows"] = rows
+        config.workeroutput["new_baselines"] = dict(config.stash[STORE].new)
+    else:
+        config.stash[ROWS].extend(rows)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """xdist controller: collect what a finished worker measured (claims rows, baselines to write)."""
+    out = getattr(node, "workeroutput", {})
+    node.config.stash[ROWS].extend(out.get("claim_rows", []))
+    for group, cases in out.get("new_baselines", {}).items():
+        node.config.stash[STORE].new[group].update(cases)
 
 
 @pytest.fixture(scope="session")
@@ -117,20 +138,32 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                 terminalreporter.write_sep("-", f"baseline {store.path(group)}: {len(cases)} cases written")
                 terminalreporter.write_line(tabulate(diff, headers=["case", "metric", "old", "new"])
                                             if diff else "no metric changed")
-    outcomes = config.stash[OUTCOMES]
-    if outcomes:
-        rows = [o.row() for o in sorted(outcomes, key=lambda o: (o.claim.id, o.convention or ""))]
+    rows = sorted(config.stash[ROWS], key=lambda r: (r["id"], r["scale"]))
+    if rows:
+        table = side_by_side(rows)
         terminalreporter.write_sep("=", "claims of arXiv 2507.23536")
         terminalreporter.write_line(tabulate(
-            [[r["id"], r["paper"], r["measured"], r["verdict"]] for r in rows],
-            headers=["claim", "paper", "measured", "verdict"], maxcolwidths=[8, 22, 70, 12]))
+            [[t["id"], t["paper"], *(t.get(f"{k} {s}", "") for s in SCALES for k in ("measured", "verdict"))]
+             for t in table],
+            headers=["claim", "paper", *(f"{k} {s}" for s in SCALES for k in ("measured", "verdict"))],
+            maxcolwidths=[8, 18, 44, 10, 44, 10]))
         reports = Path(config.rootpath) / "reports"
         reports.mkdir(exist_ok=True)
         (reports / "claims.json").write_text(json.dumps(rows, indent=1) + "\n")
+        columns = ["id", "source", "claim", "paper", *(f"{k} {s}" for s in SCALES for k in ("measured", "verdict")),
+                   "why", "data"]
         (reports / "claims.md").write_text(
-            "# Claims of arXiv 2507.23536\n\n" + tabulate(
-                [[r["id"], r["source"], r["claim"], r["paper"], r["convention"] or "", r["measured"], r["verdict"],
-                  r["why"], r["data"]] for r in rows],
-                headers=["id", "source", "claim", "paper", "convention", "measured", "verdict", "why", "data"],
-                tablefmt="github") + "\n")
+            "# Claims of arXiv 2507.23536\n\n" + tabulate([[t.get(c, "") for c in columns] for t in table],
+                                                          headers=columns, tablefmt="github") + "\n")
         terminalreporter.write_line(f"written: {reports / 'claims.md'}, {reports / 'claims.json'}")
+
+
+def side_by_side(rows):
+    """One line per claim and convention, with the measurement and verdict at each scale."""
+    table = {}
+    for r in rows:
+        t = table.setdefault(r["id"], {k: r[k] for k in ("id", "source", "claim", "paper", "data")} | {"why": ""})
+        t[f"measured {r['scale']}"], t[f"verdict {r['scale']}"] = r["measured"], r["verdict"]
+        if r["why"] and r["why"] not in t["why"]:
+            t["why"] = f"{t['why']} {r['scale']}: {r['why']}".strip()
+    return list(table.values())

@@ -53,3 +53,14 @@ def test_list_names_models_and_methods(capsys):
 def test_bad_input_exits_2_with_the_message(capsys):
     assert main(["profile", "--model", "resnet18", "--method", "lora"]) == 2
     assert "error: method 'lora' needs a rank" in capsys.readouterr().err
+
+
+def test_analytic_profile_runs_the_paper_scale_on_fake_tensors():
+    out = subprocess.run([sys.executable, "-m", "repro", "profile", "--model", "mobilenet_v2", "--method", "lora",
+                          "--rank", "8", "--batch", "32", "--size", "224", "--analytic"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.startswith("mobilenet_v2-lora-r8-b32-224px")
+    assert "analytic: fake tensors, nothing timed" in out
+    # 2.4 GB of activations at batch 32, 224 x 224: never allocated on this machine
+    activation = next(line for line in out.splitlines() if line.startswith("activation"))
+    assert float(activation.split()[1].replace(",", "")) > 2000

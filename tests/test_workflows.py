@@ -40,8 +40,9 @@ def test_ci_caches_pip_and_base_models_and_runs_tests_and_sharded_claims(ci):
     assert any("actions/cache" in s.get("uses", "") and ".cache/repro" in s["with"]["path"] for s in all_steps)
     assert any(r.strip() == "python -m pytest" for r in steps(jobs["tests"]))
     claims = jobs["claims"]
-    assert len(claims["strategy"]["matrix"]["shard"]) >= 2
-    assert any("-m paper_claims" in r for r in steps(claims))
+    shards = claims["strategy"]["matrix"]["include"]
+    assert len(shards) >= 2 and all(s["select"].startswith("tests/") for s in shards)
+    assert any("-m paper_claims" in r and "-n auto" in r and "matrix.select" in r for r in steps(claims))
     assert any("GITHUB_STEP_SUMMARY" in r for r in steps(claims))
     assert any("upload-artifact" in r for r in steps(claims))
 
