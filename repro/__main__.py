@@ -1,10 +1,11 @@
-"""Command line: python -m repro {list,profile,pretrain,adapt} ...
+"""Command line: python -m repro {list,profile,pretrain,adapt,report} ...
 
     python -m repro list
     python -m repro profile --model mobilenet_v2 --method lora --rank 8 --batch 8 --size 32
     python -m repro profile --model resnet18 --method fft --json
     python -m repro pretrain [--model resnet18]
     python -m repro adapt --model mobilenet_v2 --method lora --rank 8 --scenario shift
+    python -m repro report [--from reports/results.json] [--out reports/]
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from tabulate import tabulate
 
@@ -98,6 +100,17 @@ def cmd_adapt(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from repro.baselines import platform_name
+    from repro.report import build, load_inputs
+
+    inputs = load_inputs(Path(args.results), Path(args.baselines_dir), args.platform or platform_name(args.device))
+    for problem in inputs.missing:
+        print(f"missing: {problem}", file=sys.stderr)
+    print(f"report: {build(inputs, Path(args.out))}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m repro", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -141,6 +154,15 @@ def parser() -> argparse.ArgumentParser:
     ad.add_argument("--seed", type=int, default=0)
     ad.add_argument("--data-root", default=None, help=data_help)
     ad.set_defaults(run=cmd_adapt)
+    rp = sub.add_parser("report", help="the claims, figures and drift as reports/index.md and .html")
+    rp.add_argument("--from", dest="results", default="reports/results.json",
+                    help="a run's records (pytest writes it after -m paper_claims or with --report)")
+    rp.add_argument("--out", default="reports")
+    rp.add_argument("--baselines-dir", default="baselines")
+    rp.add_argument("--platform", default=None, help="baselines/<platform> (default: this machine's, or "
+                    "$REPRO_PLATFORM)")
+    rp.add_argument("--device", default="cpu", help="the device the baselines were recorded on")
+    rp.set_defaults(run=cmd_report)
     return ap
 
 

@@ -10,6 +10,7 @@ import pytest
 from tabulate import tabulate
 
 from repro import baselines as bl
+from repro import report
 from repro.claims import SCALES, MeasuredEvidence
 from repro.data import DataSpec
 from repro.profile import environment, profile
@@ -27,6 +28,8 @@ def pytest_addoption(parser):
     group.addoption("--data-root", default=None,
                     help="local CIFAR-10 / CIFAR-10-C / VWW copy (default: $REPRO_DATA_ROOT, else embedded digits)")
     group.addoption("--device", default="cpu", help="where cost cases run (cpu, cuda)")
+    group.addoption("--report", action="store_true",
+                    help="at the end, write the report (reports/index.md, .html, figures) from this run")
 
 
 class BaselineStore:
@@ -39,7 +42,8 @@ class BaselineStore:
         self.updating = config.getoption("--update-baselines")
         self.reason = config.getoption("--baseline-reason")
         self.loaded = {}
-        self.new = defaultdict(dict)
+        self.new = defaultdict(dict)  # group -> case -> metrics to write (--update-baselines)
+        self.seen = defaultdict(dict)  # group -> case -> metrics measured in this run, for the report
 
     def path(self, group) -> Path:
         return self.root / self.platform / f"{group}.json"
@@ -55,6 +59,7 @@ class BaselineStore:
         return self.loaded[group]
 
     def check(self, group: str, case: str, metrics: dict) -> None:
+        self.seen[group][case] = metrics
         if self.updating:
             self.new[group][case] = metrics
             return
@@ -90,6 +95,7 @@ def pytest_sessionfinish(session):
     if hasattr(config, "workerinput"):  # an xdist worker: hand results to the controller
         config.workeroutput["claim_rows"] = rows
         config.workeroutput["new_baselines"] = dict(config.stash[STORE].new)
+        config.workeroutput["seen"] = dict(config.stash[STORE].seen)
     else:
         config.stash[ROWS].extend(rows)
 
@@ -101,6 +107,8 @@ def pytest_testnodedown(node, error):
     node.config.stash[ROWS].extend(out.get("claim_rows", []))
     for group, cases in out.get("new_baselines", {}).items():
         node.config.stash[STORE].new[group].update(cases)
+    for group, cases in out.get("seen", {}).items():
+        node.config.stash[STORE].seen[group].update(cases)
 
 
 @pytest.fixture(scope="session")
@@ -139,6 +147,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                 terminalreporter.write_line(tabulate(diff, headers=["case", "metric", "old", "new"])
                                             if diff else "no metric changed")
     rows = sorted(config.stash[ROWS], key=lambda r: (r["id"], r["scale"]))
+    reports = Path(config.rootpath) / "reports"
     if rows:
         table = side_by_side(rows)
         terminalreporter.write_sep("=", "claims of arXiv 2507.23536")
@@ -147,7 +156,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
              for t in table],
             headers=["claim", "paper", *(f"{k} {s}" for s in SCALES for k in ("measured", "verdict"))],
             maxcolwidths=[8, 18, 44, 10, 44, 10]))
-        reports = Path(config.rootpath) / "reports"
         reports.mkdir(exist_ok=True)
         (reports / "claims.json").write_text(json.dumps(rows, indent=1) + "\n")
         columns = ["id", "source", "claim", "paper", *(f"{k} {s}" for s in SCALES for k in ("measured", "verdict")),
@@ -156,6 +164,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             "# Claims of arXiv 2507.23536\n\n" + tabulate([[t.get(c, "") for c in columns] for t in table],
                                                           headers=columns, tablefmt="github") + "\n")
         terminalreporter.write_line(f"written: {reports / 'claims.md'}, {reports / 'claims.json'}")
+    if rows or config.getoption("--report"):
+        # the run's records, for `python -m repro report`; a run without claim checks keeps the last one's
+        report.write_results(reports / "results.json", store.seen, rows, environment(store.device))
+        terminalreporter.write_line(f"written: {reports / 'results.json'}")
+    if config.getoption("--report"):
+        inputs = report.load_inputs(reports / "results.json", store.root, store.platform)
+        terminalreporter.write_line(f"report: {report.build(inputs, reports)}")
 
 
 def side_by_side(rows):

@@ -1,0 +1,359 @@
+"""The report: the paper's claims, our measurements and the baselines, side by side.
+
+    python -m repro report [--from reports/results.json] [--out reports/]
+
+writes <out>/index.md, <out>/index.html (figures embedded, one file to share) and <out>/figures/*.png.
+The figures show the run's measurements (results.json, written at the end of every pytest run) and
+fall back to the stored baselines for cases the run did not measure; whatever is missing from both is
+listed, never guessed. The same inputs give byte-identical Markdown.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on CI runners or a Jetson over ssh
+import matplotlib.pyplot as plt  # noqa: E402
+from markdown_it import MarkdownIt  # noqa: E402
+from tabulate import tabulate  # noqa: E402
+
+from repro import baselines as bl  # noqa: E402
+from repro.grid import ACCURACY_RANK, PAPER_SIZE, RANKS  # noqa: E402
+from repro.methods import METHODS, RANKED  # noqa: E402
+from repro.models import MODELS  # noqa: E402
+
+RESULTS_SCHEMA = 1
+GROUPS = ("costs", "costs-224px", "accuracy")
+# scale -> (cost group, case-id suffix); both at batch 8, the batch the claims are read at
+SCALES = {"32px": ("costs", ""), f"{PAPER_SIZE}px": ("costs-224px", f"-b8-{PAPER_SIZE}px")}
+# Okabe-Ito: distinguishable with every common colour-vision deficiency; one colour per method everywhere
+METHOD_COLORS = {"fft": "#000000", "bn_head": "#E69F00", "head": "#999999", "lora": "#0072B2",
+                 "dora": "#CC79A7", "galore": "#009E73", "bn_stats_only": "#D55E00"}
+CATEGORIES = ("parameter", "buffer", "gradient", "optimizer_state", "activation", "temp", "other")
+CATEGORY_COLORS = dict(zip(CATEGORIES, plt.get_cmap("tab10").colors, strict=False))
+FIXED = tuple(m for m in METHODS if m not in RANKED)  # drawn as horizontal lines against rank
+
+
+@dataclass
+class Inputs:
+    measured: dict = field(default_factory=dict)  # group -> case -> metrics, from results.json
+    baselines: dict = field(default_factory=dict)  # group -> case -> metrics, from baselines/<platform>
+    claims: list = field(default_factory=list)  # claims-table rows, from results.json
+    environment: dict = field(default_factory=dict)
+    sources: list = field(default_factory=list)  # what was read, for the report's last section
+    missing: list = field(default_factory=list)  # what could not be read or was not there, and the fix
+
+    def cases(self, group: str) -> dict:
+        """The run's measurement of each case where it has one, else the baseline's."""
+        return {**self.baselines.get(group, {}), **self.measured.get(group, {})}
+
+
+def write_results(path: Path, measured: dict, claims: list, environment: dict) -> None:
+    """What a pytest run measured, for the report: results.json (flat metrics, as the baselines hold them)."""
+    from repro.files import write_atomic
+
+    data = {"schema": RESULTS_SCHEMA, "environment": environment, "claims": claims,
+            "measured": {g: dict(sorted(cases.items())) for g, cases in sorted(measured.items())}}
+    text = json.dumps(data, indent=1, sort_keys=True) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, lambda f: f.write(text.encode()))
+
+
+def load_inputs(results: Path, baselines_dir: Path, platform: str) -> Inputs:
+    inputs = Inputs()
+    if results.exists():
+        try:
+            data = json.loads(results.read_text())
+            if data.get("schema") != RESULTS_SCHEMA:
+                raise ValueError(f"schema {data.get('schema')!r}, expected {RESULTS_SCHEMA}")
+            inputs.measured, inputs.claims = data["measured"], data["claims"]
+            inputs.environment = data["environment"]
+            inputs.sources.append(f"{results}: {sum(map(len, inputs.measured.values()))} measured cases, "
+                                  f"{len(inputs.claims)} claim checks")
+        except (ValueError, KeyError, TypeError) as err:
+            inputs.missing.append(f"{results} could not be read ({err}); re-create it with `pytest -m paper_claims`")
+    else:
+        inputs.missing.append(f"{results} not found: no run's measurements; the figures use the baselines. "
+                              f"Measure with `pytest -m paper_claims`")
+    for group in GROUPS:
+        path = baselines_dir / platform / f"{group}.json"
+        try:
+            stored = bl.load(path)
+        except bl.BaselineError as err:
+            inputs.missing.append(str(err))
+            continue
+        inputs.baselines[group] = stored["cases"]
+        inputs.environment = inputs.environment or stored["environment"]
+        inputs.sources.append(f"{path}: {len(stored['cases'])} cases")
+    return inputs
+
+
+# ---- tables ------------------------------------------------------------------------------------
+
+def claims_table(rows: list[dict]) -> list[list]:
+    """One line per claim and scale: our number under the paper's rules and under exact counting."""
+    lines = {}
+    for r in rows:
+        base = r["id"].rsplit("-", 1)[0] if r["convention"] else r["id"]
+        line = lines.setdefault((base, r["scale"]), {"row": r, "paper": "", "exact": "", "verdicts": {}, "why": []})
+        for convention in ([r["convention"]] if r["convention"] else ["paper", "exact"]):
+            line[convention] = r["measured"]
+            line["verdicts"][convention] = r["verdict"]
+        if r["why"] and r["why"] not in line["why"]:
+            line["why"].append(r["why"])
+    out = []
+    for (claim_id, scale), line in sorted(lines.items()):
+        r = line["row"]
+        verdicts = set(line["verdicts"].values())
+        verdict = verdicts.pop() if len(verdicts) == 1 else "; ".join(
+            f"{c}: {v}" for c, v in sorted(line["verdicts"].items()))
+        same = line["paper"] == line["exact"]
+        out.append([claim_id, r["claim"], r["source"], r["paper"], scale, line["paper"],
+                    "(same)" if same else line["exact"], verdict, " ".join(line["why"])])
+    return out
+
+
+def _case(model, method, rank, suffix):
+    return f"{model}-{method}" + (f"-r{rank}" if rank is not None else "") + suffix
+
+
+def break_even(costs: dict, suffix: str) -> list[list]:
+    """Per model and adapter method: the smallest rank whose FLOPs (each convention) or peak memory
+    reaches full fine-tuning's."""
+    rows = []
+    for model in MODELS:
+        fft = costs.get(_case(model, "fft", None, suffix))
+        if fft is None:
+            continue
+        for method in RANKED:
+            row = [model, method]
+            for metric in ("flops.exact.total", "flops.paper.total", "memory.peak.category_max_sum"):
+                ranks = [r for r in RANKS if _case(model, method, r, suffix) in costs]
+                hit = next((r for r in ranks if costs[_case(model, method, r, suffix)][metric] >= fft[metric]), None)
+                row.append(f"r{hit}" if hit else (f"none up to r{ranks[-1]}" if ranks else "not measured"))
+            rows.append(row)
+    return rows
+
+
+def drift(inputs: Inputs) -> list[list]:
+    """Every metric the run measured that differs from its stored baseline."""
+    rows = []
+    for group, cases in sorted(inputs.measured.items()):
+        stored = inputs.baselines.get(group, {})
+        for case, metrics in sorted(cases.items()):
+            for metric, new in sorted(metrics.items()):
+                old = stored.get(case, {}).get(metric)
+                if old is not None and old != new:
+                    change = f"{100 * (new - old) / old:+.2f}%" if old else "n/a"
+                    rows.append([group, case, metric, old, new, change])
+    return rows
+
+
+# ---- figures -----------------------------------------------------------------------------------
+
+def flops_vs_rank(costs: dict, suffix: str, title: str, path: Path) -> list[str]:
+    """Per model, one panel per FLOP convention; returns the cases it found missing."""
+    missing = []
+    fig, axes = plt.subplots(2, len(MODELS), figsize=(4 * len(MODELS), 7), sharex=True, squeeze=False)
+    for col, model in enumerate(MODELS):
+        for row, convention in enumerate(("exact", "paper")):
+            ax = axes[row][col]
+            metric = f"flops.{convention}.total"
+            for method in RANKED:
+                ids = {r: _case(model, method, r, suffix) for r in RANKS}
+                points = [(r, costs[c][metric] / 1e9) for r, c in ids.items() if c in costs]
+                missing += [c for c in ids.values() if c not in costs]
+                if points:
+                    ax.plot(*zip(*points, strict=True), marker="o", color=METHOD_COLORS[method], label=method)
+            for method in FIXED:
+                case = costs.get(_case(model, method, None, suffix))
+                if case is None:
+                    missing.append(_case(model, method, None, suffix))
+                    continue
+                ax.axhline(case[metric] / 1e9, color=METHOD_COLORS[method], linestyle="--", label=method)
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(RANKS, [str(r) for r in RANKS])
+            ax.set_title(f"{model}, {convention} counting", fontsize=10)
+            ax.set_xlabel("rank")
+            ax.set_ylabel("GFLOP per update")
+            ax.set_ylim(bottom=0)
+            ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(title)
+    _save(fig, path)
+    return missing
+
+
+def memory_breakdown(costs: dict, suffix: str, title: str, path: Path) -> list[str]:
+    """Stacked category maxima per method (sum = the paper's peak), with the simultaneous peak marked."""
+    missing = []
+    fig, axes = plt.subplots(1, len(MODELS), figsize=(4 * len(MODELS), 4.5), squeeze=False)
+    for ax, model in zip(axes[0], MODELS, strict=True):
+        labels = []
+        for x, method in enumerate(METHODS):
+            rank = ACCURACY_RANK if method in RANKED else None
+            case = costs.get(_case(model, method, rank, suffix))
+            labels.append(method + (f" r{rank}" if rank else ""))
+            if case is None:
+                missing.append(_case(model, method, rank, suffix))
+                continue
+            bottom = 0.0
+            for cat in CATEGORIES:
+                mib = case[f"memory.categories.{cat}"] / 2**20
+                ax.bar(x, mib, bottom=bottom, color=CATEGORY_COLORS[cat], label=cat if x == 0 else None)
+                bottom += mib
+            ax.plot([x - 0.4, x + 0.4], [case["memory.peak.simultaneous"] / 2**20] * 2, color="black", linewidth=2,
+                    label="simultaneous peak" if x == 0 else None)
+        ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+        ax.set_title(model, fontsize=10)
+        ax.set_ylabel("MiB (bar: sum of category maxima)")
+        ax.grid(axis="y", alpha=0.3)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=8, frameon=False)
+    _save(fig, path, tight=False)
+    return missing
+
+
+def accuracy_vs_cost(accuracy: dict, costs: dict, path: Path) -> list[str]:
+    """Accuracy after adaptation against update FLOPs (exact), per scenario, Pareto front per model."""
+    missing = []
+    scenarios = sorted({case.rsplit("-", 1)[1] for case in accuracy}) or ["shift", "unseen"]
+    fig, axes = plt.subplots(1, len(scenarios), figsize=(6 * len(scenarios), 4.5), squeeze=False)
+    markers = dict(zip(MODELS, "os^D", strict=True))
+    for ax, scenario in zip(axes[0], scenarios, strict=True):
+        for model in MODELS:
+            points = []
+            for method in METHODS:
+                rank = ACCURACY_RANK if method in RANKED else None
+                acc = accuracy.get(f"{_case(model, method, rank, '')}-{scenario}")
+                cost = costs.get(_case(model, method, rank, ""))
+                if acc is None:
+                    continue  # the accuracy grid covers some models only
+                if cost is None:
+                    missing.append(_case(model, method, rank, ""))
+                    continue
+                points.append((cost["flops.exact.total"] / 1e9, 100 * acc["accuracy.after"], method))
+            for flops, acc, method in points:
+                ax.scatter(flops, acc, color=METHOD_COLORS[method], marker=markers[model], s=50,
+                           label=f"{model} {method}")
+            front = pareto(points)
+            if len(front) > 1:
+                ax.plot([p[0] for p in front], [p[1] for p in front], color="grey", linewidth=1, linestyle=":")
+        ax.set_xscale("log")
+        ax.set_title(f"{scenario}: Pareto front dotted (per model)", fontsize=10)
+        ax.set_xlabel("GFLOP per update (exact, batch 8, 32x32)")
+        ax.set_ylabel("target accuracy after 100 steps (%)")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=6, ncol=2)
+    fig.suptitle(f"Accuracy vs update cost (r{ACCURACY_RANK}, mean of seeds)")
+    _save(fig, path)
+    return missing
+
+
+def pareto(points):
+    """The points no other point beats on both cost (lower) and accuracy (higher), by cost."""
+    front = []
+    for p in sorted(points, key=lambda p: (p[0], -p[1])):
+        if not front or p[1] > front[-1][1]:
+            front.append(p)
+    return front
+
+
+def _save(fig, path: Path, tight: bool = True) -> None:
+    if tight:
+        fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata={"Software": None})  # no version stamp: same inputs, same bytes
+    plt.close(fig)
+
+
+# ---- the page ----------------------------------------------------------------------------------
+
+def build(inputs: Inputs, out: Path) -> Path:
+    """Write index.md, index.html and the figures into `out`; returns the Markdown path."""
+    figures = out / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    md = ["# PEFT on edge CNNs: the claims of arXiv 2507.23536, measured", ""]
+    if inputs.missing:
+        md += ["## Missing inputs", "", *[f"* {m}" for m in inputs.missing], ""]
+
+    md += ["## Claims", ""]
+    if inputs.claims:
+        md += [tabulate(claims_table(inputs.claims), tablefmt="github", headers=[
+            "id", "the paper's words", "source", "paper", "scale", "ours (paper rules)", "ours (exact)",
+            "verdict", "why they differ"]), ""]
+    else:
+        md += ["No claim checks in the run's results: run `pytest -m paper_claims` to check them.", ""]
+
+    for scale, (group, suffix) in SCALES.items():
+        costs = inputs.cases(group)
+        md += [f"## Costs at {scale} (batch 8)", ""]
+        if not costs:
+            md += [f"No `{group}` measurements or baselines.", ""]
+            continue
+        gone = flops_vs_rank(costs, suffix, f"FLOPs of one update vs rank, batch 8, {scale}",
+                             figures / f"flops_vs_rank_{scale}.png")
+        gone += memory_breakdown(costs, suffix, f"Memory by category, batch 8, {scale}, ranked methods at "
+                                 f"r{ACCURACY_RANK}", figures / f"memory_{scale}.png")
+        md += [f"![FLOPs vs rank at {scale}](figures/flops_vs_rank_{scale}.png)", "",
+               "Lines: adapter methods against rank; dashed: methods without a rank. The two rows differ only "
+               "in how a depthwise conv's weight gradient is counted (shared/paper.md section 3).", "",
+               f"![Memory at {scale}](figures/memory_{scale}.png)", "",
+               "Bars stack each category's own maximum (the paper's peak); the black tick is the largest total "
+               "held at one moment.", "",
+               "Break-even ranks (the first rank at which the method costs as much as full fine-tuning):", "",
+               tabulate(break_even(costs, suffix), tablefmt="github",
+                        headers=["model", "method", "FLOPs (exact)", "FLOPs (paper rules)", "peak memory"]), ""]
+        if gone:
+            md += [f"Missing from the figures: {len(gone)} cases ({', '.join(sorted(set(gone))[:5])}"
+                   f"{', ...' if len(set(gone)) > 5 else ''}).", ""]
+
+    md += ["## Accuracy vs cost", ""]
+    accuracy = inputs.cases("accuracy")
+    if accuracy:
+        gone = accuracy_vs_cost(accuracy, inputs.cases("costs"), figures / "accuracy_vs_cost.png")
+        md += ["![Accuracy vs cost](figures/accuracy_vs_cost.png)", ""]
+        if gone:
+            md += [f"Missing cost cases for accuracy points: {', '.join(sorted(set(gone)))}.", ""]
+    else:
+        md += ["No accuracy measurements or baselines.", ""]
+
+    md += ["## Drift from the baselines", ""]
+    rows = drift(inputs)
+    if not inputs.measured:
+        md += ["No run's measurements to compare.", ""]
+    elif rows:
+        md += [tabulate(rows, headers=["group", "case", "metric", "baseline", "measured", "change"],
+                        tablefmt="github"), ""]
+    else:
+        md += [f"None: all {sum(map(len, inputs.measured.values()))} measured cases equal their baselines.", ""]
+
+    md += ["## Environment", "", tabulate(sorted(inputs.environment.items()), headers=["", ""], tablefmt="github"),
+           "", "Read from:", "", *[f"* {s}" for s in inputs.sources], ""]
+
+    text = "\n".join(md)
+    (out / "index.md").write_text(text)
+    (out / "index.html").write_text(_html(text, out))
+    return out / "index.md"
+
+
+def _html(markdown: str, out: Path) -> str:
+    body = MarkdownIt("commonmark").enable("table").render(markdown)
+
+    def embed(match):
+        data = base64.b64encode((out / match.group(1)).read_bytes()).decode()
+        return f'src="data:image/png;base64,{data}"'
+
+    body = re.sub(r'src="(figures/[^"]+\.png)"', embed, body)
+    style = ("body{font-family:sans-serif;max-width:1400px;margin:auto;padding:1em}"
+             "table{border-collapse:collapse;font-size:0.85em}td,th{border:1px solid #ccc;padding:3px 6px}"
+             "img{max-width:100%}")
+    return (f"<!doctype html>\n<html><head><meta charset='utf-8'><title>peft-edge-repro report</title>"
+            f"<style>{style}</style></head><body>\n{body}</body></html>\n")

@@ -1,0 +1,109 @@
+"""The report from small synthetic records: the claims table, every figure, reproducible Markdown, and
+plain statements of what is missing instead of a crash."""
+
+import json
+
+import pytest
+
+from repro import baselines as bl
+from repro import report
+from repro.grid import RANKS
+from repro.methods import METHODS, RANKED
+from repro.models import MODELS
+
+CATEGORIES = ("parameter", "buffer", "gradient", "activation", "temp", "optimizer_state", "other")
+CLAIMS = [
+    {"id": "A", "claim": "half as memory-efficient", "source": "[V]", "paper": "~33%", "convention": None,
+     "scale": "32px", "measured": "mean 40.9%", "verdict": "holds", "why": "", "data": "analytic"},
+    {"id": "B-exact", "claim": "up to 95%", "source": "[V]", "paper": "95%", "convention": "exact",
+     "scale": "32px", "measured": "best 31.8%", "verdict": "does not reproduce", "why": "depthwise over-count",
+     "data": "analytic"},
+    {"id": "B-paper", "claim": "up to 95%", "source": "[V]", "paper": "95%", "convention": "paper",
+     "scale": "32px", "measured": "best 88.8%", "verdict": "does not reproduce", "why": "", "data": "analytic"},
+    {"id": "B-paper", "claim": "up to 95%", "source": "[V]", "paper": "95%", "convention": "paper",
+     "scale": "224px", "measured": "best 93.7%", "verdict": "holds", "why": "", "data": "analytic"},
+]
+FIGURES = ["flops_vs_rank_32px.png", "memory_32px.png", "flops_vs_rank_224px.png", "memory_224px.png",
+           "accuracy_vs_cost.png"]
+
+
+def metrics(model, method, rank):
+    """Made-up but well-formed cost metrics: adapters grow with rank, FFT is the most expensive at r8."""
+    base = {"fft": 100, "bn_head": 60, "head": 30, "lora": 50, "dora": 70, "galore": 110}[method]
+    scale = base * (1 + list(MODELS).index(model)) * (1 + (rank or 0) / 16)
+    m = {f"flops.{c}.{p}": int(scale * 1e7) for c in ("exact", "paper") for p in ("forward", "backward", "total")}
+    m |= {f"memory.categories.{c}": int(scale * 1e4 * (i + 1)) for i, c in enumerate(CATEGORIES)}
+    m["memory.peak.category_max_sum"] = sum(m[f"memory.categories.{c}"] for c in CATEGORIES)
+    m["memory.peak.simultaneous"] = int(0.8 * m["memory.peak.category_max_sum"])
+    return m
+
+
+def cost_group(suffix=""):
+    return {f"{model}-{method}" + (f"-r{r}" if r else "") + suffix: metrics(model, method, r)
+            for model in MODELS for method in METHODS for r in (RANKS if method in RANKED else (None,))}
+
+
+def accuracy_group():
+    return {f"{model}-{method}" + ("-r8" if method in RANKED else "") + f"-{scenario}":
+            {"accuracy.before": 0.5, "accuracy.after": 0.6 + 0.05 * list(METHODS).index(method) / 2}
+            for model in ("resnet18", "mobilenet_v2") for method in METHODS for scenario in ("shift", "unseen")}
+
+
+@pytest.fixture
+def records(tmp_path):
+    groups = {"costs": cost_group(), "costs-224px": cost_group("-b8-224px"), "accuracy": accuracy_group()}
+    for group, cases in groups.items():
+        bl.update(tmp_path / "baselines" / "test-cpu" / f"{group}.json", group, "test-cpu", {"torch": "x"}, cases,
+                  "synthetic records for tests/test_report.py")
+    measured = {"costs": {"resnet18-lora-r8": {**metrics("resnet18", "lora", 8), "flops.exact.total": 1}}}
+    report.write_results(tmp_path / "results.json", measured, CLAIMS, {"torch": "2.14.1", "device": "cpu"})
+    return tmp_path
+
+
+def build(root, out="out", results="results.json"):
+    inputs = report.load_inputs(root / results, root / "baselines", "test-cpu")
+    return report.build(inputs, root / out)
+
+
+def test_report_has_the_claims_table_every_figure_and_the_drift(records):
+    md = build(records).read_text()
+    lines = [line for line in md.splitlines() if line.startswith("| ")]
+    claim_rows = {line.split("|")[1].strip() + " " + line.split("|")[5].strip() for line in lines
+                  if line.split("|")[1].strip() in ("A", "B")}
+    assert claim_rows == {"A 32px", "B 32px", "B 224px"}
+    b32 = next(line for line in lines if line.startswith("| B ") and "32px" in line)
+    assert "best 88.8%" in b32 and "best 31.8%" in b32 and "does not reproduce" in b32
+    assert "depthwise over-count" in b32
+    for name in FIGURES:
+        assert (records / "out" / "figures" / name).stat().st_size > 10_000, name
+        assert f"figures/{name}" in md
+    # the one measured metric that moved, with old, new and the relative change
+    drift = next(line for line in lines if "flops.exact.total" in line and "resnet18-lora-r8" in line)
+    assert "-100.00%" in drift
+    html = (records / "out" / "index.html").read_text()
+    assert "<table>" in html and html.count("data:image/png;base64,") == len(FIGURES)
+
+
+def test_same_records_give_identical_markdown(records):
+    first = build(records, "one").read_text()
+    second = build(records, "two").read_text()
+    assert first == second
+
+
+def test_missing_results_and_baselines_are_reported_not_raised(tmp_path):
+    md = build(tmp_path).read_text()
+    assert "results.json not found" in md
+    assert "no baseline file" in md.lower() or "not found" in md
+    assert "No claim checks" in md and "No accuracy measurements or baselines" in md
+
+
+def test_corrupt_results_and_partial_baselines_say_what_is_missing(records):
+    (records / "broken.json").write_text("{not json")
+    (records / "baselines" / "test-cpu" / "costs-224px.json").unlink()
+    cases = json.loads((records / "baselines" / "test-cpu" / "costs.json").read_text())
+    del cases["cases"]["mobilenet_v2-lora-r16"]
+    (records / "baselines" / "test-cpu" / "costs.json").write_text(json.dumps(cases))
+    md = build(records, results="broken.json").read_text()
+    assert "broken.json could not be read" in md
+    assert "costs-224px.json" in md and "No `costs-224px` measurements or baselines." in md
+    assert "mobilenet_v2-lora-r16" in md  # named among the cases missing from the figures
