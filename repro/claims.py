@@ -341,12 +341,18 @@ class MeasuredEvidence:
         self.data = data or DataSpec()
         self.seeds = seeds or ACCURACY_SEEDS
         self.scale = scale
+        self._views = {}
 
     def at(self, scale: str) -> MeasuredEvidence:
-        """The same evidence with cost cases at another of SCALES (measurements stay shared)."""
+        """The evidence with cost cases at one of SCALES; one object per scale, so the accuracy runs
+        (cached per object) and the cost measurements (shared `measure`) are made once."""
         if scale not in SCALES:
             raise ValueError(f"unknown scale {scale!r}; valid scales: {', '.join(SCALES)}")
-        return MeasuredEvidence(self._measure, self.data, self.seeds, scale)
+        if scale == self.scale:
+            return self
+        if scale not in self._views:
+            self._views[scale] = MeasuredEvidence(self._measure, self.data, self.seeds, scale)
+        return self._views[scale]
 
     def accuracy(self, model, method, scenario, steps=100):
         """Mean over the seeds of `adapt`; `spread` is the range of `after` over the seeds."""

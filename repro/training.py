@@ -30,10 +30,14 @@ BN_STATS = {"bn_head": "update"}
 
 
 @contextmanager
-def deterministic(threads: int = 2):
-    """Same spec, same numbers, on one platform: fixed thread count and deterministic kernels."""
+def deterministic(threads: int | None = None):
+    """Same spec, same numbers, on one platform: fixed thread count and deterministic kernels.
+
+    threads: default 2, or fewer where the process has fewer (an xdist worker sharing the cores), since
+    more OpenMP threads than cores made training 10-20x slower here.
+    """
     saved = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(threads)
+    torch.set_num_threads(threads or min(2, saved[0]))
     torch.use_deterministic_algorithms(True)
     try:
         yield

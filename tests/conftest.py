@@ -3,10 +3,12 @@
 import functools
 import json
 import logging
+import os
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
+import torch
 from tabulate import tabulate
 
 from repro import baselines as bl
@@ -77,6 +79,9 @@ class BaselineStore:
 
 
 def pytest_configure(config):
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:  # xdist: share the cores, since oversubscribed OpenMP threads spin and slow everyone 10x
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
     config.stash[STORE] = BaselineStore(config)
     config.stash[OUTCOMES] = []
     config.stash[ROWS] = []

@@ -12,7 +12,9 @@ from repro.grid import ACCURACY_MODELS, accuracy_cases, case_id
 def grid():
     cases = [(case_id(spec), spec.model, spec.method, spec.scenario) for spec in accuracy_cases()]
     cases += [(f"{m}-bn_stats_only-shift", m, "bn_stats_only", "shift") for m in ACCURACY_MODELS]
-    return [pytest.param(*c[1:], id=c[0], marks=pytest.mark.paper_claims) for c in cases]
+    # one xdist worker trains them all, sharing runs with the accuracy claims (tests/test_paper_claims.py)
+    return [pytest.param(*c[1:], id=c[0], marks=[pytest.mark.paper_claims, pytest.mark.xdist_group("accuracy")])
+            for c in cases]
 
 
 @pytest.mark.parametrize("model, method, scenario", grid())

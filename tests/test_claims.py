@@ -94,3 +94,16 @@ def test_claim_check_holds_and_fails_on_synthetic_measurements(claim, convention
     assert yes.holds, yes.measured
     assert not no.holds, no.measured
     assert no.measured and yes.measured
+
+
+def test_evidence_at_a_scale_is_one_object_sharing_its_measurements():
+    from repro.claims import MeasuredEvidence
+
+    calls = []
+    evidence = MeasuredEvidence(measure=lambda spec: calls.append(spec) or spec)
+    assert evidence.at("32px") is evidence  # accuracy runs are cached per object: never a copy
+    assert evidence.at("224px") is evidence.at("224px")
+    spec = evidence.at("224px").cost("resnet18", "fft")
+    assert (spec.size, spec.analytic, spec.batch) == (224, True, 8)
+    with pytest.raises(ValueError, match="valid scales: 32px, 224px"):
+        evidence.at("96px")

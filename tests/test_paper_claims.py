@@ -38,8 +38,17 @@ DOES_NOT_REPRODUCE = {
 }
 
 
+def cases():
+    # Accuracy claims share their training runs with tests/test_accuracy.py through the session's
+    # evidence; under `pytest -n` (--dist loadgroup) the group keeps them on one worker, which
+    # trains each case once while the other workers take the cost grid.
+    return [pytest.param(*case, id=claim_id(*case),
+                         marks=[pytest.mark.xdist_group("accuracy")] if case[0].kind == "accuracy" else [])
+            for case in claim_cases()]
+
+
 @pytest.mark.paper_claims
-@pytest.mark.parametrize("claim, convention, scale", claim_cases(), ids=[claim_id(*case) for case in claim_cases()])
+@pytest.mark.parametrize("claim, convention, scale", cases())
 def test_claim(claim, convention, scale, evidence, claim_outcomes):
     verdict = claim.check(evidence.at(scale), convention)
     data = evidence.data.describe() if claim.kind == "accuracy" else "analytic (no data)"

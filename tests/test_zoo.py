@@ -64,3 +64,24 @@ def test_interrupted_write_leaves_no_loadable_file(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         base_model(MODEL, DataSpec(), TINY, progress=False, cache=tmp_path)
     assert not list(tmp_path.glob("*.pt")) and not list(tmp_path.glob("*.partial"))
+
+
+def test_concurrent_workers_train_a_missing_model_once(tmp_path):
+    # Two processes (as two pytest-xdist workers would) ask for the same missing base model at once:
+    # the file lock makes one train and write it and the other load that file, so both return the
+    # very same meta (its training seconds included, which two separate trainings would not share).
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = ("import json, sys; from repro.data import DataSpec; from repro.zoo import Recipe, base_model; "
+              "from pathlib import Path; _, meta = base_model('mobilenet_v3_small', DataSpec(), "
+              "Recipe(epochs=1, batch=128), progress=False, cache=Path(sys.argv[1])); print(json.dumps(meta))")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # two processes on a small machine: one thread each
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True,
+                              env=env) for _ in range(2)]
+    metas = [json.loads(p.communicate(timeout=300)[0]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert metas[0] == metas[1]
+    assert len(list(tmp_path.glob("*.pt"))) == 1
