@@ -11,6 +11,7 @@ listed, never guessed. The same inputs give byte-identical Markdown.
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import re
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ def write_results(path: Path, measured: dict, claims: list, environment: dict) -
     """What a pytest run measured, for the report: results.json (flat metrics, as the baselines hold them)."""
     from repro.files import write_atomic
 
+    environment = {**environment, "date": datetime.date.today().isoformat()}
     data = {"schema": RESULTS_SCHEMA, "environment": environment, "claims": claims,
             "measured": {g: dict(sorted(cases.items())) for g, cases in sorted(measured.items())}}
     text = json.dumps(data, indent=1, sort_keys=True) + "\n"
@@ -108,7 +110,9 @@ def claims_table(rows: list[dict]) -> list[list]:
         if r["why"] and r["why"] not in line["why"]:
             line["why"].append(r["why"])
     out = []
-    for (claim_id, scale), line in sorted(lines.items()):
+    order = list(SCALES)
+    for (claim_id, scale), line in sorted(lines.items(), key=lambda kv: (kv[0][0], order.index(kv[0][1])
+                                                                        if kv[0][1] in order else len(order))):
         r = line["row"]
         verdicts = set(line["verdicts"].values())
         verdict = verdicts.pop() if len(verdicts) == 1 else "; ".join(
@@ -180,7 +184,8 @@ def flops_vs_rank(costs: dict, suffix: str, title: str, path: Path) -> list[str]
             ax.set_xscale("log", base=2)
             ax.set_xticks(RANKS, [str(r) for r in RANKS])
             ax.set_title(f"{model}, {convention} counting", fontsize=10)
-            ax.set_xlabel("rank")
+            if row == 1:  # the columns share their x axis
+                ax.set_xlabel("rank")
             ax.set_ylabel("GFLOP per update")
             ax.set_ylim(bottom=0)
             ax.grid(alpha=0.3)
