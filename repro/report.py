@@ -123,6 +123,17 @@ def claims_table(rows: list[dict]) -> list[list]:
     return out
 
 
+def by_scale(rows: list[dict]) -> list[dict]:
+    """One line per claim and convention, with the measurement and verdict at each scale."""
+    table = {}
+    for r in rows:
+        t = table.setdefault(r["id"], {k: r[k] for k in ("id", "source", "claim", "paper", "data")} | {"why": ""})
+        t[f"measured {r['scale']}"], t[f"verdict {r['scale']}"] = r["measured"], r["verdict"]
+        if r["why"] and r["why"] not in t["why"]:
+            t["why"] = f"{t['why']} {r['scale']}: {r['why']}".strip()
+    return list(table.values())
+
+
 def _case(model, method, rank, suffix):
     return f"{model}-{method}" + (f"-r{rank}" if rank is not None else "") + suffix
 

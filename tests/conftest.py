@@ -154,7 +154,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     rows = sorted(config.stash[ROWS], key=lambda r: (r["id"], r["scale"]))
     reports = Path(config.rootpath) / "reports"
     if rows:
-        table = side_by_side(rows)
+        table = report.by_scale(rows)
         terminalreporter.write_sep("=", "claims of arXiv 2507.23536")
         terminalreporter.write_line(tabulate(
             [[t["id"], t["paper"], *(t.get(f"{k} {s}", "") for s in SCALES for k in ("measured", "verdict"))]
@@ -176,14 +176,3 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if config.getoption("--report"):
         inputs = report.load_inputs(reports / "results.json", store.root, store.platform)
         terminalreporter.write_line(f"report: {report.build(inputs, reports)}")
-
-
-def side_by_side(rows):
-    """One line per claim and convention, with the measurement and verdict at each scale."""
-    table = {}
-    for r in rows:
-        t = table.setdefault(r["id"], {k: r[k] for k in ("id", "source", "claim", "paper", "data")} | {"why": ""})
-        t[f"measured {r['scale']}"], t[f"verdict {r['scale']}"] = r["measured"], r["verdict"]
-        if r["why"] and r["why"] not in t["why"]:
-            t["why"] = f"{t['why']} {r['scale']}: {r['why']}".strip()
-    return list(table.values())
