@@ -43,8 +43,6 @@ class _AutogradFlag:
     this same engine query; the hooks made memory tracking 12-20x a plain step.
     """
 
-    parents = ("Global",)
-
     @property
     def is_bw(self) -> bool:
         return torch._C._current_graph_task_id() != -1

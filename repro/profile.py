@@ -102,9 +102,7 @@ def build_case(spec: CaseSpec):
     if spec.batch < 1:
         raise ValueError(f"batch must be >= 1, got {spec.batch}")
     torch.manual_seed(spec.seed)
-    model = build_model(spec.model, spec.num_classes, spec.size).train()
-    if spec.device != "cpu":  # fake tensors cannot be swapped by .to(), and on the CPU they need not be
-        model.to(spec.device)
+    model = build_model(spec.model, spec.num_classes, spec.size).to(spec.device).train()
     model, optimizer = apply_method(model, spec.method, spec.rank, spec.options())
     gen = torch.Generator().manual_seed(spec.seed)
     x = torch.randn(spec.batch, 3, spec.size, spec.size, generator=gen).to(spec.device)

@@ -25,14 +25,17 @@ from markdown_it import MarkdownIt  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from repro import baselines as bl  # noqa: E402
-from repro.grid import ACCURACY_RANK, PAPER_SIZE, RANKS  # noqa: E402
+from repro.claims import SCALES as CLAIM_SCALES  # noqa: E402
+from repro.grid import ACCURACY_RANK, PAPER_SIZE, RANKS, case_id  # noqa: E402
 from repro.methods import METHODS, RANKED  # noqa: E402
 from repro.models import MODELS  # noqa: E402
+from repro.profile import CaseSpec  # noqa: E402
+from repro.training import AdaptSpec  # noqa: E402
 
 RESULTS_SCHEMA = 1
 GROUPS = ("costs", "costs-224px", "accuracy")
-# scale -> (cost group, case-id suffix); both at batch 8, the batch the claims are read at
-SCALES = {"32px": ("costs", ""), f"{PAPER_SIZE}px": ("costs-224px", f"-b8-{PAPER_SIZE}px")}
+# scale (as the claims read costs, repro.claims.SCALES) -> the baseline group holding its cases
+SCALES = {"32px": "costs", f"{PAPER_SIZE}px": "costs-224px"}
 # Okabe-Ito: distinguishable with every common colour-vision deficiency; one colour per method everywhere
 METHOD_COLORS = {"fft": "#000000", "bn_head": "#E69F00", "head": "#999999", "lora": "#0072B2",
                  "dora": "#CC79A7", "galore": "#009E73", "bn_stats_only": "#D55E00"}
@@ -134,23 +137,24 @@ def by_scale(rows: list[dict]) -> list[dict]:
     return list(table.values())
 
 
-def _case(model, method, rank, suffix):
-    return f"{model}-{method}" + (f"-r{rank}" if rank is not None else "") + suffix
+def _case(model, method, rank, scale):
+    """The case id the tests record a cost case under, at one of the claims' scales."""
+    return case_id(CaseSpec(model, method, rank, **CLAIM_SCALES[scale]))
 
 
-def break_even(costs: dict, suffix: str) -> list[list]:
+def break_even(costs: dict, scale: str) -> list[list]:
     """Per model and adapter method: the smallest rank whose FLOPs (each convention) or peak memory
     reaches full fine-tuning's."""
     rows = []
     for model in MODELS:
-        fft = costs.get(_case(model, "fft", None, suffix))
+        fft = costs.get(_case(model, "fft", None, scale))
         if fft is None:
             continue
         for method in RANKED:
             row = [model, method]
             for metric in ("flops.exact.total", "flops.paper.total", "memory.peak.category_max_sum"):
-                ranks = [r for r in RANKS if _case(model, method, r, suffix) in costs]
-                hit = next((r for r in ranks if costs[_case(model, method, r, suffix)][metric] >= fft[metric]), None)
+                ranks = [r for r in RANKS if _case(model, method, r, scale) in costs]
+                hit = next((r for r in ranks if costs[_case(model, method, r, scale)][metric] >= fft[metric]), None)
                 row.append(f"r{hit}" if hit else (f"none up to r{ranks[-1]}" if ranks else "not measured"))
             rows.append(row)
     return rows
@@ -172,7 +176,7 @@ def drift(inputs: Inputs) -> list[list]:
 
 # ---- figures -----------------------------------------------------------------------------------
 
-def flops_vs_rank(costs: dict, suffix: str, title: str, path: Path) -> list[str]:
+def flops_vs_rank(costs: dict, scale: str, title: str, path: Path) -> list[str]:
     """Per model, one panel per FLOP convention; returns the cases it found missing."""
     missing = []
     fig, axes = plt.subplots(2, len(MODELS), figsize=(4 * len(MODELS), 7), sharex=True, squeeze=False)
@@ -181,15 +185,15 @@ def flops_vs_rank(costs: dict, suffix: str, title: str, path: Path) -> list[str]
             ax = axes[row][col]
             metric = f"flops.{convention}.total"
             for method in RANKED:
-                ids = {r: _case(model, method, r, suffix) for r in RANKS}
+                ids = {r: _case(model, method, r, scale) for r in RANKS}
                 points = [(r, costs[c][metric] / 1e9) for r, c in ids.items() if c in costs]
                 missing += [c for c in ids.values() if c not in costs]
                 if points:
                     ax.plot(*zip(*points, strict=True), marker="o", color=METHOD_COLORS[method], label=method)
             for method in FIXED:
-                case = costs.get(_case(model, method, None, suffix))
+                case = costs.get(_case(model, method, None, scale))
                 if case is None:
-                    missing.append(_case(model, method, None, suffix))
+                    missing.append(_case(model, method, None, scale))
                     continue
                 ax.axhline(case[metric] / 1e9, color=METHOD_COLORS[method], linestyle="--", label=method)
             ax.set_xscale("log", base=2)
@@ -206,7 +210,7 @@ def flops_vs_rank(costs: dict, suffix: str, title: str, path: Path) -> list[str]
     return missing
 
 
-def memory_breakdown(costs: dict, suffix: str, title: str, path: Path) -> list[str]:
+def memory_breakdown(costs: dict, scale: str, title: str, path: Path) -> list[str]:
     """Stacked category maxima per method (sum = the paper's peak), with the simultaneous peak marked."""
     missing = []
     fig, axes = plt.subplots(1, len(MODELS), figsize=(4 * len(MODELS), 4.5), squeeze=False)
@@ -214,10 +218,10 @@ def memory_breakdown(costs: dict, suffix: str, title: str, path: Path) -> list[s
         labels = []
         for x, method in enumerate(METHODS):
             rank = ACCURACY_RANK if method in RANKED else None
-            case = costs.get(_case(model, method, rank, suffix))
+            case = costs.get(_case(model, method, rank, scale))
             labels.append(method + (f" r{rank}" if rank else ""))
             if case is None:
-                missing.append(_case(model, method, rank, suffix))
+                missing.append(_case(model, method, rank, scale))
                 continue
             bottom = 0.0
             for cat in CATEGORIES:
@@ -249,12 +253,12 @@ def accuracy_vs_cost(accuracy: dict, costs: dict, path: Path) -> list[str]:
             points = []
             for method in METHODS:
                 rank = ACCURACY_RANK if method in RANKED else None
-                acc = accuracy.get(f"{_case(model, method, rank, '')}-{scenario}")
-                cost = costs.get(_case(model, method, rank, ""))
+                acc = accuracy.get(case_id(AdaptSpec(model, method, rank, scenario)))
+                cost = costs.get(_case(model, method, rank, "32px"))
                 if acc is None:
                     continue  # the accuracy grid covers some models only
                 if cost is None:
-                    missing.append(_case(model, method, rank, ""))
+                    missing.append(_case(model, method, rank, "32px"))
                     continue
                 points.append((cost["flops.exact.total"] / 1e9, 100 * acc["accuracy.after"], method))
             for flops, acc, method in points:
@@ -308,15 +312,15 @@ def build(inputs: Inputs, out: Path) -> Path:
     else:
         md += ["No claim checks in the run's results: run `pytest -m paper_claims` to check them.", ""]
 
-    for scale, (group, suffix) in SCALES.items():
+    for scale, group in SCALES.items():
         costs = inputs.cases(group)
         md += [f"## Costs at {scale} (batch 8)", ""]
         if not costs:
             md += [f"No `{group}` measurements or baselines.", ""]
             continue
-        gone = flops_vs_rank(costs, suffix, f"FLOPs of one update vs rank, batch 8, {scale}",
+        gone = flops_vs_rank(costs, scale, f"FLOPs of one update vs rank, batch 8, {scale}",
                              figures / f"flops_vs_rank_{scale}.png")
-        gone += memory_breakdown(costs, suffix, f"Memory by category, batch 8, {scale}, ranked methods at "
+        gone += memory_breakdown(costs, scale, f"Memory by category, batch 8, {scale}, ranked methods at "
                                  f"r{ACCURACY_RANK}", figures / f"memory_{scale}.png")
         md += [f"![FLOPs vs rank at {scale}](figures/flops_vs_rank_{scale}.png)", "",
                "Lines: adapter methods against rank; dashed: methods without a rank. The two rows differ only "
@@ -325,7 +329,7 @@ def build(inputs: Inputs, out: Path) -> Path:
                "Bars stack each category's own maximum (the paper's peak); the black tick is the largest total "
                "held at one moment.", "",
                "Break-even ranks (the first rank at which the method costs as much as full fine-tuning):", "",
-               tabulate(break_even(costs, suffix), tablefmt="github",
+               tabulate(break_even(costs, scale), tablefmt="github",
                         headers=["model", "method", "FLOPs (exact)", "FLOPs (paper rules)", "peak memory"]), ""]
         if gone:
             md += [f"Missing from the figures: {len(gone)} cases ({', '.join(sorted(set(gone))[:5])}"
