@@ -21,7 +21,7 @@ from repro.data import DATA_ROOT_ENV, SCENARIOS, DataSpec
 from repro.flops import CONVENTIONS
 from repro.methods import METHODS, OPTIMIZERS, RANKED, TARGET_POLICIES
 from repro.models import MODELS
-from repro.profile import LOSSES, CaseSpec, Measurement, profile
+from repro.profile import LOSSES, CaseSpec, Measurement, check_device, profile
 
 PHASES = ("forward", "backward", "optimizer", "total")
 
@@ -64,6 +64,7 @@ def cmd_profile(args) -> int:
                     num_classes=args.num_classes, seed=args.seed, optimizer=args.optimizer, lr=args.lr,
                     loss=args.loss, targets=args.targets, lora_dropout=args.lora_dropout, device=args.device,
                     analytic=args.analytic)
+    check_device(spec.device)  # before the "profiling" line, so a bad device is the only line printed
     if not args.json:
         how = ", on fake tensors" if spec.analytic else ""
         print(f"profiling {spec.id} (one counted step, two tracked iterations{how}) ...", file=sys.stderr)
@@ -94,8 +95,9 @@ def cmd_adapt(args) -> int:
     results = [adapt(spec, progress=True)]
     if args.scenario == "shift":
         results.append(bn_stats_only(args.model, args.scenario, data))
-    print(tabulate([[r.spec.id, f"{100 * r.before:.1f}%", f"{100 * r.after:.1f}%", f"{r.seconds:.1f}"]
-                    for r in results], headers=["case", "before", "after", "seconds"]))
+    print(tabulate([[r.spec.id, f"{100 * r.before:.1f}%", f"{100 * r.after:.1f}%", f"{r.loss_before:.4f}",
+                     f"{r.loss_after:.4f}", f"{r.seconds:.1f}"] for r in results],
+                   headers=["case", "before", "after", "test loss before", "after", "seconds"]))
     print(f"data: {results[0].data_source}")
     return 0
 

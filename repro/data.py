@@ -110,9 +110,28 @@ def _require(path: Path, layout: str) -> Path:
     return path
 
 
+def _read(path: Path, layout: str, reader):
+    """reader(path), or one error that names the file and the layout it should have: numpy's and
+    pickle's own messages on a truncated or foreign file do not say which file they were reading."""
+    try:
+        return reader(_require(path, layout))
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # truncated, garbled, pickled where it should not be, another format
+        raise ValueError(f"cannot read {path} ({type(err).__name__}: {err}); expected layout: {layout}") from err
+
+
 CIFAR10_LAYOUT = "cifar-10-batches-py/{data_batch_1..5, test_batch} as torchvision writes them"
 CIFAR10C_LAYOUT = "CIFAR-10-C/<corruption>.npy (N x 32 x 32 x 3 uint8, severities 1-5 in 5 equal blocks) and labels.npy"
 VWW_LAYOUT = "vww/person/*.{jpg,png} and vww/no_person/*.{jpg,png}"
+
+
+def _unpickle(path: Path) -> dict:
+    with open(path, "rb") as f:
+        entry = pickle.load(f, encoding="latin1")  # Python 2 pickles
+    if not {"data", "labels"} <= set(entry):
+        raise ValueError(f"a dict with 'data' and 'labels' was expected, found {sorted(entry)[:5]}")
+    return entry
 
 
 def cifar10(root: Path, train: bool, size: int = 32) -> Split:
@@ -121,8 +140,7 @@ def cifar10(root: Path, train: bool, size: int = 32) -> Split:
     base = root / "cifar-10-batches-py"
     xs, ys = [], []
     for name in [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]:
-        with open(_require(base / name, CIFAR10_LAYOUT), "rb") as f:
-            entry = pickle.load(f, encoding="latin1")  # Python 2 pickles
+        entry = _read(base / name, CIFAR10_LAYOUT, _unpickle)
         xs.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
         ys.extend(entry["labels"])
     x = torch.from_numpy(np.concatenate(xs)).permute(0, 2, 3, 1) / 255.0
@@ -131,8 +149,8 @@ def cifar10(root: Path, train: bool, size: int = 32) -> Split:
 
 def cifar10c(root: Path, corruption: str, severity: int, size: int = 32) -> Split:
     base = root / "CIFAR-10-C"
-    images = np.load(_require(base / f"{corruption}.npy", CIFAR10C_LAYOUT), mmap_mode="r")
-    labels = np.load(_require(base / "labels.npy", CIFAR10C_LAYOUT))
+    images = _read(base / f"{corruption}.npy", CIFAR10C_LAYOUT, lambda p: np.load(p, mmap_mode="r"))
+    labels = _read(base / "labels.npy", CIFAR10C_LAYOUT, np.load)
     if images.ndim != 4 or images.shape[1:] != (32, 32, 3) or len(images) != len(labels) or len(images) % 5:
         raise ValueError(f"{base / (corruption + '.npy')} has shape {images.shape} with {len(labels)} labels; "
                          f"expected {CIFAR10C_LAYOUT}")
@@ -153,8 +171,8 @@ def vww(root: Path, size: int = 32) -> Split:
     ds = ImageFolder(str(base), transform=tf)  # classes sorted: no_person = 0, person = 1
     if len(ds) == 0:
         raise FileNotFoundError(f"no images under {base}; expected layout: {VWW_LAYOUT}")
-    xs, ys = zip(*(ds[i] for i in range(len(ds))), strict=True)
-    return Split(torch.stack([x.expand(3, -1, -1) for x in xs]), torch.tensor(ys).long())
+    xs = [_read(Path(path), VWW_LAYOUT, lambda p: tf(ds.loader(str(p)))) for path, _ in ds.samples]
+    return Split(torch.stack([x.expand(3, -1, -1) for x in xs]), torch.tensor(ds.targets).long())
 
 
 # ---- what the base model learns, and what adaptation sees ------------------------------------

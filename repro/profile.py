@@ -19,6 +19,7 @@ from importlib import metadata
 import torch
 import torch.nn.functional as F
 
+from repro.determinism import seeded
 from repro.fake import AnalyticMode, to_fake
 from repro.flops import count_step_flops
 from repro.memory import track_memory
@@ -95,15 +96,33 @@ def environment(device: str) -> dict:
     }
 
 
+def check_device(device: str) -> None:
+    """A device this machine has, or one line that says what is wrong (torch's own errors are tracebacks)."""
+    try:
+        kind = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from err
+    if kind.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {device}: no CUDA device is available on this machine "
+                             f"(torch {torch.__version__}, built for CUDA {torch.version.cuda}); use --device cpu")
+        if kind.index is not None and kind.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                             f"cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+    elif kind.type != "cpu":
+        raise ValueError(f"--device {device}: only cpu and cuda are supported")
+
+
 def build_case(spec: CaseSpec):
     """The model with its method applied, its optimizer, and one seeded batch."""
     if spec.loss not in LOSSES:
         raise ValueError(f"unknown loss {spec.loss!r}; valid losses: {', '.join(LOSSES)}")
     if spec.batch < 1:
         raise ValueError(f"batch must be >= 1, got {spec.batch}")
-    torch.manual_seed(spec.seed)
-    model = build_model(spec.model, spec.num_classes, spec.size).to(spec.device).train()
-    model, optimizer = apply_method(model, spec.method, spec.rank, spec.options())
+    check_device(spec.device)
+    with seeded(spec.seed):  # the initial weights and adapters follow the spec, not earlier work
+        model = build_model(spec.model, spec.num_classes, spec.size).to(spec.device).train()
+        model, optimizer = apply_method(model, spec.method, spec.rank, spec.options())
     gen = torch.Generator().manual_seed(spec.seed)
     x = torch.randn(spec.batch, 3, spec.size, spec.size, generator=gen).to(spec.device)
     y = torch.randint(0, spec.num_classes, (spec.batch,), generator=gen).to(spec.device)
@@ -150,6 +169,11 @@ def profile(spec: CaseSpec, timed_steps: int = 3) -> Measurement:
     profiler (GaLore's SVD happens in it); the second tracked iteration sees the optimizer state held
     while activations peak. With `spec.analytic` the step runs on fake tensors and nothing is timed.
     """
+    with seeded(spec.seed):  # dropout in the steps draws too
+        return _profile(spec, timed_steps)
+
+
+def _profile(spec: CaseSpec, timed_steps: int) -> Measurement:
     model, optimizer, x, y = build_case(spec)
     params = {
         "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -16,8 +15,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from repro.data import DataSpec, Split, scenario_task
+from repro.determinism import deterministic, seeded
 from repro.methods import RANKED, MethodOptions, apply_method, require_rank
 from repro.models import build_model, replace_head
+from repro.zoo import Recipe
 
 # Per-method learning rates (AdamW). Adapters and full fine-tuning share 1e-3: LoRA at 1e-2
 # diverged on ResNet-18; the few parameters of head and BN+H need a larger step to move in 100 steps.
@@ -27,24 +28,6 @@ LR = {"fft": 1e-3, "bn_head": 1e-2, "head": 1e-2, "lora": 1e-3, "dora": 1e-3, "g
 # the paper; for every other method they stay those of the source task, so that no method gets the
 # (large) benefit of re-estimated statistics silently. `bn_stats_only` reports that benefit alone.
 BN_STATS = {"bn_head": "update"}
-
-
-@contextmanager
-def deterministic(threads: int = 2):
-    """Same spec, same numbers, on one platform: fixed thread count and deterministic kernels.
-
-    The thread count is part of the result: MobileNetV2 FFT on the unseen digits ends at 78.7% with 2
-    threads and 92.7% with 1 (the reduction order changes, and 100 steps amplify it), so it stays 2
-    even in an xdist worker that was given fewer.
-    """
-    saved = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(saved[0])
-        torch.use_deterministic_algorithms(saved[1])
 
 
 def _batches(split: Split, batch: int, steps: int, seed: int):
@@ -79,11 +62,16 @@ def train_steps(model, optimizer, split: Split, steps: int, batch: int, seed: in
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, split: Split, batch: int = 512) -> float:
+def evaluate(model: nn.Module, split: Split, batch: int = 512) -> tuple[float, float]:
+    """Accuracy and mean cross-entropy on `split`. The loss moves with any change of the weights, where
+    the accuracy of a few hundred images can hide one, so it is what shows that two runs are the same."""
     model.eval()
-    correct = sum((model(split.x[i:i + batch]).argmax(1) == split.y[i:i + batch]).sum().item()
-                  for i in range(0, len(split), batch))
-    return correct / len(split)
+    correct, loss = 0, 0.0
+    for i in range(0, len(split), batch):
+        out, y = model(split.x[i:i + batch]), split.y[i:i + batch]
+        correct += (out.argmax(1) == y).sum().item()
+        loss += F.cross_entropy(out, y, reduction="sum").item()
+    return correct / len(split), loss / len(split)
 
 
 @torch.no_grad()
@@ -113,6 +101,7 @@ class AdaptSpec:
     bn_stats: str | None = None  # "update" or "frozen"; None: BN_STATS.get(method, "frozen")
     seed: int = 0
     data: DataSpec = field(default_factory=DataSpec)
+    recipe: Recipe = field(default_factory=Recipe)  # how the base model was pretrained
 
     @property
     def id(self) -> str:
@@ -127,12 +116,17 @@ class AdaptResult:
     after: float
     seconds: float
     data_source: str
+    loss_before: float  # mean target test cross-entropy, before and after
+    loss_after: float
 
 
-def base_for(spec_model: str, data: DataSpec, num_classes: int, progress: bool) -> nn.Module:
+def base_for(spec_model: str, data: DataSpec, num_classes: int, progress: bool, recipe: Recipe = Recipe()) -> nn.Module:
+    """The pretrained base model, with a fresh head when the target has other classes. A pretraining
+    on a cache miss draws from its own seeded stream and hands the caller's back untouched, so what
+    is drawn here next is the same whether the cache was full or empty."""
     from repro.zoo import base_model
 
-    state, meta = base_model(spec_model, data, progress=progress)
+    state, meta = base_model(spec_model, data, recipe, progress=progress)
     model = build_model(spec_model, meta["num_classes"], data.size)
     model.load_state_dict(state)
     if num_classes != meta["num_classes"]:
@@ -145,9 +139,10 @@ def adapt(spec: AdaptSpec, progress: bool = False) -> AdaptResult:
         require_rank(spec.method, spec.rank)
     task = scenario_task(spec.scenario, spec.data)
     start = time.perf_counter()
-    with deterministic():
-        torch.manual_seed(spec.seed)
-        model = base_for(spec.model, spec.data, task.num_classes, progress)
+    # Every draw below (the fresh head, the adapters, dropout) follows spec.seed alone; batch order
+    # and corruption noise have generators of their own, seeded from the spec too.
+    with deterministic(), seeded(spec.seed):
+        model = base_for(spec.model, spec.data, task.num_classes, progress, spec.recipe)
         before = evaluate(model, task.test)
         opts = MethodOptions(lr=spec.lr if spec.lr is not None else LR.get(spec.method, 1e-3))
         model, optimizer = apply_method(model, spec.method, spec.rank, opts)
@@ -155,18 +150,19 @@ def adapt(spec: AdaptSpec, progress: bool = False) -> AdaptResult:
         train_steps(model, optimizer, task.train, spec.steps, spec.batch, spec.seed, bn_stats,
                     progress=f"adapt {spec.id}" if progress else None)
         after = evaluate(model, task.test)
-    return AdaptResult(spec, before, after, time.perf_counter() - start, task.source)
+    return AdaptResult(spec, before[0], after[0], time.perf_counter() - start, task.source, before[1], after[1])
 
 
-def bn_stats_only(model: str, scenario: str = "shift", data: DataSpec = DataSpec(), progress=False) -> AdaptResult:
+def bn_stats_only(model: str, scenario: str = "shift", data: DataSpec = DataSpec(), progress=False,
+                  recipe: Recipe = Recipe(), seed: int = 0) -> AdaptResult:
     """No training: the base model with BN statistics re-estimated on the target training data."""
     task = scenario_task(scenario, data)
     start = time.perf_counter()
-    with deterministic():
-        net = base_for(model, data, task.num_classes, progress)
+    with deterministic(), seeded(seed):
+        net = base_for(model, data, task.num_classes, progress, recipe)
         before = evaluate(net, task.test)
         reestimate_bn_stats(net, task.train)
         after = evaluate(net, task.test)
-    spec = AdaptSpec(model, "bn_stats_only", scenario=scenario, steps=0, data=data)
-    return AdaptResult(spec, before, after, time.perf_counter() - start, task.source)
+    spec = AdaptSpec(model, "bn_stats_only", scenario=scenario, steps=0, seed=seed, data=data, recipe=recipe)
+    return AdaptResult(spec, before[0], after[0], time.perf_counter() - start, task.source, before[1], after[1])
 

@@ -25,6 +25,7 @@ import torchvision
 from filelock import FileLock
 
 from repro.data import DataSpec, source_task
+from repro.determinism import deterministic, seeded
 from repro.files import write_atomic
 from repro.models import build_model
 
@@ -53,13 +54,12 @@ def cache_key(model: str, data: DataSpec, recipe: Recipe) -> str:
 
 
 def pretrain(model_name: str, data: DataSpec, recipe: Recipe, progress: bool = True):
-    from repro.training import deterministic, evaluate, reestimate_bn_stats, train_steps
+    from repro.training import evaluate, reestimate_bn_stats, train_steps
 
     task = source_task(data)
     steps = recipe.epochs * -(-len(task.train) // recipe.batch)
     start = time.perf_counter()
-    with deterministic():
-        torch.manual_seed(recipe.seed)
+    with deterministic(), seeded(recipe.seed):  # the caller's random stream is untouched afterwards
         model = build_model(model_name, task.num_classes, data.size)
         opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
@@ -68,7 +68,7 @@ def pretrain(model_name: str, data: DataSpec, recipe: Recipe, progress: bool = T
         # MobileNetV3's BN momentum is 0.01: after a few hundred steps its running statistics are
         # still near their initial values (chance accuracy in eval mode), so estimate them properly.
         reestimate_bn_stats(model, task.train)
-        accuracy = evaluate(model, task.test)
+        accuracy, _ = evaluate(model, task.test)
     meta = {"model": model_name, "num_classes": task.num_classes, "test_accuracy": accuracy,
             "seconds": time.perf_counter() - start, "data": data.describe(), "steps": steps}
     return model.state_dict(), meta

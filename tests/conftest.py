@@ -15,7 +15,7 @@ from repro import baselines as bl
 from repro import report
 from repro.claims import SCALES, MeasuredEvidence
 from repro.data import DataSpec
-from repro.profile import environment, profile
+from repro.profile import check_device, environment, profile
 
 logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
 
@@ -85,6 +85,10 @@ def pytest_configure(config):
     config.stash[STORE] = BaselineStore(config)
     config.stash[OUTCOMES] = []
     config.stash[ROWS] = []
+    try:  # before any case runs: --device cuda on a machine without one is one line, not a failure per case
+        check_device(config.getoption("--device"))
+    except ValueError as err:
+        raise pytest.UsageError(str(err)) from None
     if config.getoption("--update-baselines") and not config.getoption("--baseline-reason").strip():
         raise pytest.UsageError('--update-baselines needs --baseline-reason "which change moved which metric"')
 

@@ -64,3 +64,15 @@ def test_analytic_profile_runs_the_paper_scale_on_fake_tensors():
     # 2.4 GB of activations at batch 32, 224 x 224: never allocated on this machine
     activation = next(line for line in out.splitlines() if line.startswith("activation"))
     assert float(activation.split()[1].replace(",", "")) > 2000
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a CUDA device")
+def test_cuda_without_a_gpu_is_one_line(capsys):
+    assert main(["profile", "--model", "resnet18", "--method", "fft", "--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --device cuda: no CUDA device is available") and err.count("\n") == 1
+
+
+def test_unknown_device_is_one_line(capsys):
+    assert main(["profile", "--model", "resnet18", "--method", "fft", "--device", "gpu"]) == 2
+    assert capsys.readouterr().err.startswith("error: unknown device 'gpu'")

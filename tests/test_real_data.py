@@ -106,3 +106,35 @@ def test_malformed_cifar10c_names_the_file(tmp_path):
     np.save(tmp_path / "CIFAR-10-C" / "fog.npy", np.zeros((20, 28, 28), dtype=np.uint8))
     with pytest.raises(ValueError, match=r"fog.npy has shape \(20, 28, 28\) with 20 labels; expected"):
         cifar10c(tmp_path, "fog", 1)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not numpy", "pickled"])
+def test_garbled_cifar10c_file_names_it_and_the_format(tmp_path, damage):
+    write_cifar10c(tmp_path)
+    path = tmp_path / "CIFAR-10-C" / "fog.npy"
+    if damage == "truncated":  # an interrupted copy: the header promises more bytes than there are
+        path.write_bytes(path.read_bytes()[:300])
+    elif damage == "not numpy":
+        path.write_bytes(b"<html>502 Bad Gateway</html>")
+    else:  # an object array needs pickle, which a data file must never run
+        np.save(path, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match=r"cannot read .*CIFAR-10-C/fog.npy \(.*\); expected layout: CIFAR-10-C/"):
+        cifar10c(tmp_path, "fog", 1)
+
+
+def test_garbled_labels_and_cifar10_batches_name_the_file(tmp_path):
+    write_cifar10c(tmp_path)
+    write_cifar10(tmp_path)
+    (tmp_path / "CIFAR-10-C" / "labels.npy").write_bytes(b"\x93NUMPY garbage")
+    with pytest.raises(ValueError, match=r"cannot read .*CIFAR-10-C/labels.npy"):
+        cifar10c(tmp_path, "fog", 1)
+    (tmp_path / "cifar-10-batches-py" / "data_batch_3").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match=r"cannot read .*data_batch_3 .*expected layout: cifar-10-batches-py/"):
+        cifar10(tmp_path, True)
+
+
+def test_unreadable_vww_image_names_it(tmp_path):
+    write_vww(tmp_path)
+    (tmp_path / "vww" / "person" / "2.png").write_bytes(b"not an image")
+    with pytest.raises(ValueError, match=r"cannot read .*vww/person/2.png .*expected layout: vww/person/"):
+        vww(tmp_path)

@@ -17,7 +17,7 @@ MARGIN_FFT_SHIFT = 0.10
 def test_same_spec_twice_gives_the_same_accuracy():
     spec = AdaptSpec(MODEL, "lora", 4, "shift", steps=10, batch=16)
     first, again = adapt(spec), adapt(spec)
-    assert (first.before, first.after) == (again.before, again.after)
+    assert (first.before, first.after, first.loss_after) == (again.before, again.after, again.loss_after)
 
 
 def test_fft_recovers_a_clear_part_of_the_shift():
