@@ -8,8 +8,9 @@ Seconds are recorded and compared between commits by pytest-benchmark, never ass
 
 import pytest
 
-from repro.methods import METHODS, RANKED
-from repro.models import MODELS
+from repro.methods import PAPER_METHODS as METHODS
+from repro.methods import RANKED
+from repro.models import PAPER_MODELS as MODELS
 from repro.profile import CaseSpec, build_case, profile, step_phases
 
 

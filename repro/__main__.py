@@ -1,26 +1,32 @@
-"""Command line: python -m repro {list,profile,pretrain,adapt,report} ...
+"""Command line: python -m repro {list,profile,pretrain,adapt,sweep,report} ...
 
     python -m repro list
     python -m repro profile --model mobilenet_v2 --method lora --rank 8 --batch 8 --size 32
     python -m repro profile --model resnet18 --method fft --json
     python -m repro pretrain [--model resnet18]
     python -m repro adapt --model mobilenet_v2 --method lora --rank 8 --scenario shift
+    python -m repro sweep --model mypkg.nets:tiny_cnn [--methods lora,loha] [--ranks 1,4,16] [--analytic]
     python -m repro report [--from reports/results.json] [--out reports/]
+
+A model is a registered name (`list`), an entry point of the group repro.models, or package.module:factory.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
+import warnings
 from pathlib import Path
 
 from tabulate import tabulate
 
 from repro.data import DATA_ROOT_ENV, SCENARIOS, DataSpec
 from repro.flops import CONVENTIONS
-from repro.methods import METHODS, OPTIMIZERS, RANKED, TARGET_POLICIES
-from repro.models import MODELS
+from repro.grid import RANKS
+from repro.methods import METHODS, OPTIMIZERS, PEFT_RANK, RANKED, TARGET_POLICIES
+from repro.models import PAPER_MODELS, entry_point_models, factory, model_names
 from repro.profile import LOSSES, CaseSpec, Measurement, check_device, profile
 
 PHASES = ("forward", "backward", "optimizer", "total")
@@ -49,13 +55,21 @@ def format_measurement(m: Measurement) -> str:
 
 
 def cmd_list(args) -> int:
-    print(tabulate([["models", ", ".join(MODELS)],
+    plugins = entry_point_models()
+    print(tabulate([["models", ", ".join(model_names())],
+                    ["  the paper's", ", ".join(PAPER_MODELS)],
+                    ["  from installed packages", ", ".join(f"{n} ({ep.value})" for n, ep in plugins.items()) or
+                     "none (entry-point group repro.models)"],
+                    ["  your own", "--model package.module:factory, a callable taking num_classes"],
                     ["methods", ", ".join(METHODS)],
                     ["methods with a rank", ", ".join(RANKED)],
                     ["lora/dora targets", ", ".join(TARGET_POLICIES)],
                     ["optimizers", ", ".join(OPTIMIZERS)],
                     ["losses", ", ".join(LOSSES)],
                     ["FLOP conventions", ", ".join(CONVENTIONS)]], tablefmt="plain"))
+    print()
+    print(tabulate([[m, PEFT_RANK.get(m, "rank r of GaLore's gradient projection" if m == "galore" else "no rank")]
+                    for m in METHODS], headers=["method", "what --rank means"]))
     return 0
 
 
@@ -63,8 +77,9 @@ def cmd_profile(args) -> int:
     spec = CaseSpec(model=args.model, method=args.method, rank=args.rank, batch=args.batch, size=args.size,
                     num_classes=args.num_classes, seed=args.seed, optimizer=args.optimizer, lr=args.lr,
                     loss=args.loss, targets=args.targets, lora_dropout=args.lora_dropout, device=args.device,
-                    analytic=args.analytic)
-    check_device(spec.device)  # before the "profiling" line, so a bad device is the only line printed
+                    analytic=args.analytic, head=args.head)
+    factory(spec.model)  # before the "profiling" line: a bad model or device is the only line printed
+    check_device(spec.device)
     if not args.json:
         how = ", on fake tensors" if spec.analytic else ""
         print(f"profiling {spec.id} (one counted step, two tracked iterations{how}) ...", file=sys.stderr)
@@ -78,7 +93,7 @@ def cmd_pretrain(args) -> int:
 
     data = DataSpec(data_root=args.data_root)
     rows = []
-    for name in args.model or list(MODELS):
+    for name in args.model or list(PAPER_MODELS):
         _, meta = base_model(name, data, progress=True)
         rows.append([name, f"{100 * meta['test_accuracy']:.1f}%", f"{meta['seconds']:.0f}", meta["steps"]])
     print(tabulate(rows, headers=["model", "source test accuracy", "seconds to train", "steps"]))
@@ -91,7 +106,7 @@ def cmd_adapt(args) -> int:
 
     data = DataSpec(data_root=args.data_root)
     spec = AdaptSpec(args.model, args.method, args.rank, args.scenario, steps=args.steps, batch=args.batch,
-                     lr=args.lr, seed=args.seed, data=data)
+                     lr=args.lr, seed=args.seed, data=data, head=args.head)
     results = [adapt(spec, progress=True)]
     if args.scenario == "shift":
         results.append(bn_stats_only(args.model, args.scenario, data))
@@ -100,6 +115,34 @@ def cmd_adapt(args) -> int:
                    headers=["case", "before", "after", "test loss before", "after", "seconds"]))
     print(f"data: {results[0].data_source}")
     return 0
+
+
+def cmd_sweep(args) -> int:
+    from repro.sweep import BREAK_EVEN_HEADERS, HEADERS, Sweep, break_even, run, table, write
+
+    sweep = Sweep(args.model, tuple(args.methods or METHODS), tuple(args.ranks), batch=args.batch, size=args.size,
+                  num_classes=args.num_classes, head=args.head, analytic=args.analytic, device=args.device)
+    check_device(sweep.device)
+    costs, failed = run(sweep)
+    print(tabulate(table(sweep, costs, failed), headers=HEADERS, disable_numparse=True))
+    for case, why in failed.items():
+        print(f"cannot: {case}: {why}")
+    print()
+    print(tabulate(break_even(sweep, costs), headers=BREAK_EVEN_HEADERS))
+    out = Path(args.out or f"reports/sweep-{re.sub(r'[^A-Za-z0-9_.-]', '_', args.model)}")
+    print(f"written: {write(sweep, costs, failed, out)}, {out / 'index.html'}")
+    return 0
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 1,4,16, got {text!r}") from None
+
+
+def _names(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
 
 
 def cmd_report(args) -> int:
@@ -113,13 +156,18 @@ def cmd_report(args) -> int:
     return 0
 
 
+MODEL_HELP = "a registered name (see list), an installed package's entry point, or package.module:factory"
+HEAD_HELP = "module name of the classifier head, an nn.Linear (default: the model's last Linear)"
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m repro", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="models, methods and options").set_defaults(run=cmd_list)
 
     pp = sub.add_parser("profile", help="FLOPs and memory of one training update")
-    pp.add_argument("--model", required=True, choices=list(MODELS))
+    pp.add_argument("--model", required=True, help=MODEL_HELP)
+    pp.add_argument("--head", default=None, help=HEAD_HELP)
     pp.add_argument("--method", required=True, choices=list(METHODS))
     pp.add_argument("--rank", type=int, default=None, help=f"required for {', '.join(RANKED)}")
     pp.add_argument("--batch", type=int, default=8)
@@ -141,12 +189,13 @@ def parser() -> argparse.ArgumentParser:
 
     data_help = f"a local copy of CIFAR-10 / CIFAR-10-C / VWW (default: ${DATA_ROOT_ENV}, else embedded digits)"
     pt = sub.add_parser("pretrain", help="fill the base-model cache")
-    pt.add_argument("--model", action="append", choices=list(MODELS), help="repeatable; default: all")
+    pt.add_argument("--model", action="append", help="repeatable; default: the paper's four. " + MODEL_HELP)
     pt.add_argument("--data-root", default=None, help=data_help)
     pt.set_defaults(run=cmd_pretrain)
 
     ad = sub.add_parser("adapt", help="accuracy before and after a short update on a scenario")
-    ad.add_argument("--model", required=True, choices=list(MODELS))
+    ad.add_argument("--model", required=True, help=MODEL_HELP)
+    ad.add_argument("--head", default=None, help=HEAD_HELP)
     ad.add_argument("--method", required=True, choices=list(METHODS))
     ad.add_argument("--rank", type=int, default=None)
     ad.add_argument("--scenario", choices=SCENARIOS, default="shift")
@@ -156,6 +205,19 @@ def parser() -> argparse.ArgumentParser:
     ad.add_argument("--seed", type=int, default=0)
     ad.add_argument("--data-root", default=None, help=data_help)
     ad.set_defaults(run=cmd_adapt)
+    sw = sub.add_parser("sweep", help="every method at every rank for one model: costs, break-even ranks, figures")
+    sw.add_argument("--model", required=True, help=MODEL_HELP)
+    sw.add_argument("--head", default=None, help=HEAD_HELP)
+    sw.add_argument("--methods", type=_names, default=None, help="comma-separated (default: all)")
+    sw.add_argument("--ranks", type=_ints, default=list(RANKS), help="comma-separated (default: 1,2,4,...,64)")
+    sw.add_argument("--batch", type=int, default=8)
+    sw.add_argument("--size", type=int, default=32, help="input height and width in pixels")
+    sw.add_argument("--num-classes", type=int, default=10)
+    sw.add_argument("--analytic", action="store_true", help="fake tensors: any size in seconds per case")
+    sw.add_argument("--device", default="cpu")
+    sw.add_argument("--out", default=None, help="default: reports/sweep-<model>")
+    sw.set_defaults(run=cmd_sweep)
+
     rp = sub.add_parser("report", help="the claims, figures and drift as reports/index.md and .html")
     rp.add_argument("--from", dest="results", default="reports/results.json",
                     help="a run's records (pytest writes it after -m paper_claims or with --report)")
@@ -171,6 +233,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # its CPU-kernel notice is noise here
+    # peft's per-layer notices: OFT moving a block size to a divisor (PEFT_RANK says so), BOFT looking for
+    # its CUDA kernel (it runs without it); one line per layer buries the table
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+    for message in ("Invalid `oft_block_size`", "Failed to load the CUDA extension", "Setting boft_n_butterfly"):
+        warnings.filterwarnings("ignore", message=message)
     try:
         return args.run(args)
     except (ValueError, ImportError, FileNotFoundError) as err:

@@ -1,6 +1,7 @@
 """Stored baselines: one JSON file per platform and case group, validated, compared, updated on purpose.
 
     baselines/<platform>/<group>.json      e.g. baselines/x86_64-cpu/costs.json
+    baselines/<platform>/accuracy-<cpu capability>.json   trained numbers, per vector ISA
 
 Each file holds a schema version, the environment it was recorded in, a history of why it changed,
 and per case a flat dict of metrics. Comparison tolerances live in TOLERANCES, one table.
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import jsonschema
 
+from repro.determinism import cpu_capability
 from repro.files import write_atomic
 
 SCHEMA_VERSION = 1
@@ -95,6 +97,17 @@ def compare(current: dict, baseline: dict) -> list[str]:
         elif (failure := tolerance(name).fails(name, current[name], baseline[name])) is not None:
             out.append(failure)
     return out
+
+
+# Groups whose numbers come from training: on a CPU they are reproducible per vector ISA, not per
+# architecture (repro/determinism.py), so each capability has its own file: accuracy-avx2.json.
+PER_CPU_CAPABILITY = ("accuracy", "accuracy-real-data")
+
+
+def file_name(group: str, device: str = "cpu") -> str:
+    if group in PER_CPU_CAPABILITY and not device.startswith("cuda"):
+        return f"{group}-{cpu_capability()}.json"
+    return f"{group}.json"
 
 
 def platform_name(device: str = "cpu") -> str:

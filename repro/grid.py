@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 
 from repro.data import SCENARIOS
-from repro.methods import METHODS, RANKED
-from repro.models import MODELS
+from repro.methods import METHODS, PAPER_METHODS, RANKED
+from repro.models import MODELS, PAPER_MODELS
 from repro.profile import CaseSpec
 from repro.training import AdaptSpec
 
@@ -25,7 +25,7 @@ ACCURACY_SEEDS = (0, 1)
 ACCURACY_MODELS = ("resnet18", "mobilenet_v2")
 
 
-def cost_cases(models=tuple(MODELS), methods=tuple(METHODS), ranks=RANKS) -> list[CaseSpec]:
+def cost_cases(models=PAPER_MODELS, methods=PAPER_METHODS, ranks=RANKS) -> list[CaseSpec]:
     """Every model x method x rank at batch 8, 32 x 32 (the size the embedded data uses)."""
     return [CaseSpec(model, method, rank)
             for model in models for method in methods
@@ -43,7 +43,7 @@ def paper_scale_cases(batches=PAPER_BATCHES, **grid) -> list[CaseSpec]:
             for batch in batches for spec in cost_cases(**grid)]
 
 
-def accuracy_cases(models=ACCURACY_MODELS, methods=tuple(METHODS), scenarios=SCENARIOS) -> list[AdaptSpec]:
+def accuracy_cases(models=ACCURACY_MODELS, methods=PAPER_METHODS, scenarios=SCENARIOS) -> list[AdaptSpec]:
     """One spec per model x method x scenario, seed 0; the seeds are run and averaged per case."""
     return [AdaptSpec(model, method, ACCURACY_RANK if method in RANKED else None, scenario)
             for model in models for method in methods for scenario in scenarios]
@@ -63,3 +63,40 @@ def case_id(spec) -> str:
 # whose costs differ most, at the rank the paper quotes most.
 SMOKE_COSTS = cost_cases(models=("resnet18", "mobilenet_v2"), methods=("fft", "bn_head", "lora", "galore"),
                          ranks=(8,))
+
+
+# Beyond the paper (baselines/<platform>/costs-beyond.json, `pytest -m beyond_paper`): the other edge
+# models with the paper's methods at the accuracy rank, and the other peft methods on the paper's
+# models at a few ranks; batch 8, 32 x 32, as the paper grid. `python -m repro sweep` goes further.
+OTHER_MODELS = tuple(m for m in MODELS if m not in PAPER_MODELS)
+OTHER_METHODS = tuple(m for m in METHODS if m not in PAPER_METHODS)
+BEYOND_RANKS = (4, 8, 16)
+
+
+def beyond_paper_cases() -> list[CaseSpec]:
+    """BOFT on fake tensors: without its CUDA kernel, peft's BOFT multiplies dense (C_in*k*k)^2 permutation
+    matrices, 4.4 TFLOP per update of ResNet-18 at r4, which a real step on a CPU cannot afford. The
+    rest for real: LoHa and LoKr read a tensor's value in their step, which fake tensors cannot."""
+    cases = (cost_cases(OTHER_MODELS, PAPER_METHODS, (ACCURACY_RANK,))
+             + cost_cases(PAPER_MODELS, OTHER_METHODS, BEYOND_RANKS))
+    return [dataclasses.replace(spec, analytic=spec.method == "boft") for spec in cases
+            if (spec.model, spec.method) not in CANNOT]
+
+
+# What peft cannot do at 32 x 32, and why (tests/test_methods.py checks each says so in one line)
+CANNOT = {("resnet18", "oft"): "peft's OFT unfolds a 3x3 conv's input without padding; ResNet-18's last maps "
+                               "are 2x2 and 1x1 at 32px"}
+
+
+SMOKE_BEYOND = [dataclasses.replace(spec, analytic=spec.method == "boft") for spec in
+                cost_cases(("mnasnet0_5", "shufflenet_v2_x0_5"), ("fft", "lora"), (ACCURACY_RANK,))
+                + cost_cases(("mobilenet_v2",), OTHER_METHODS, (ACCURACY_RANK,))]
+
+# What the unit tests build and step for real: the paper's models x methods, each other model with fft
+# and lora, each other method on a standard and a depthwise-separable model (BOFT on the small MobileNetV3
+# instead of ResNet-18, whose BOFT step is teraFLOPs, see beyond_paper_cases).
+UNIT_PAIRS = ([(m, meth) for m in PAPER_MODELS for meth in PAPER_METHODS]
+              + [(m, meth) for m in OTHER_MODELS for meth in ("fft", "lora")]
+              + [(m, meth) for m in ("resnet18", "mobilenet_v2") for meth in OTHER_METHODS
+                 if (m, meth) not in {("resnet18", "boft"), *CANNOT}]
+              + [("mobilenet_v3_small", "boft")])

@@ -7,12 +7,14 @@ Adding a method is one function and one entry.
 from __future__ import annotations
 
 import math
+import re
+import warnings
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from repro.models import head_name, is_depthwise
+from repro.models import head_name
 
 TARGET_POLICIES = ("pointwise+regular", "all")
 OPTIMIZERS = ("adamw", "sgd")
@@ -27,6 +29,7 @@ class MethodOptions:
     lora_alpha: float | None = None  # None: alpha = rank, so the adapter's scaling is 1 at every rank
     lora_dropout: float = 0.0  # > 0 makes peft's DoRA run the base conv twice (+60-73% forward FLOPs)
     targets: str = "pointwise+regular"
+    head: str | None = None  # the classifier head's module name; None: the last Linear (--head)
     update_proj_gap: int = 200  # GaLore: SVD every this many steps (author's fork default)
     galore_scale: float = 1.0
 
@@ -79,7 +82,7 @@ def fft(model, rank, opts):
 
 def head(model, rank, opts):
     _no_rank("head", rank)
-    trainable = list(model.get_submodule(head_name(model)).parameters())
+    trainable = list(model.get_submodule(head_name(model, opts.head)).parameters())
     return _freeze_all_but(model, trainable), _optimizer(trainable, opts)
 
 
@@ -87,21 +90,29 @@ def bn_head(model, rank, opts):
     _no_rank("bn_head", rank)
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     trainable = [p for m in bns for p in m.parameters()]
-    trainable += list(model.get_submodule(head_name(model)).parameters())
+    trainable += list(model.get_submodule(head_name(model, opts.head)).parameters())
     return _freeze_all_but(model, trainable), _optimizer(trainable, opts)
 
 
-def lora_targets(model: nn.Module, policy: str) -> dict[str, nn.Module]:
-    """Layers that get an adapter, by name. The head is not among them: it trains fully."""
+def lora_targets(model: nn.Module, policy: str, head: str | None = None) -> dict[str, nn.Module]:
+    """Layers that get an adapter, by name. The head is not among them: it trains fully.
+
+    pointwise+regular: every ungrouped Conv2d and every Linear. In the paper's models the only grouped
+    convs are depthwise, so this is the author's "all but depthwise"; RegNet's and other group convs
+    are left out too, since peft adapts a grouped conv only at ranks divisible by its groups.
+    """
     if policy not in TARGET_POLICIES:
         raise ValueError(f"unknown target policy {policy!r}; valid policies: {', '.join(TARGET_POLICIES)}")
-    skip = head_name(model)
+    skip = head_name(model, head)
     out = {}
     for name, m in model.named_modules():
         if name == skip or not isinstance(m, (nn.Conv2d, nn.Linear)):
             continue
-        if policy == "all" or not is_depthwise(m):
+        if policy == "all" or getattr(m, "groups", 1) == 1:
             out[name] = m
+    if not out:
+        raise ValueError(f"no layer to adapt under --targets {policy}: the model has no Conv2d or Linear "
+                         f"besides its head")
     return out
 
 
@@ -111,14 +122,72 @@ def _adapter_dim(m: nn.Module) -> int:
     return min(m.in_channels, m.out_channels)
 
 
-def _lora(model, rank, opts, use_dora: bool):
-    from peft import LoraConfig, get_peft_model
+def _peft_config(method: str, rank: int | None, opts: MethodOptions):
+    """The peft config of each adapter method; what `rank` means differs, see PEFT_RANK."""
+    import peft
 
-    method = "dora" if use_dora else "lora"
-    targets = lora_targets(model, opts.targets)
-    _check_rank(method, rank, {n: _adapter_dim(m) for n, m in targets.items()})
+    if method in ("lora", "dora"):
+        return peft.LoraConfig(r=rank, lora_alpha=opts.lora_alpha if opts.lora_alpha is not None else rank,
+                               lora_dropout=opts.lora_dropout, use_dora=method == "dora")
+    if method == "loha":  # alpha = rank: scaling 1, as for LoRA
+        return peft.LoHaConfig(r=rank, alpha=rank)
+    if method == "lokr":
+        return peft.LoKrConfig(r=rank, alpha=rank)
+    if method == "oft":  # peft takes either the number of blocks or their size; the size is the rank here
+        return peft.OFTConfig(r=0, oft_block_size=rank)
+    if method == "boft":
+        return peft.BOFTConfig(boft_block_size=rank, boft_n_butterfly_factor=1)
+    if method == "ia3":  # no rank: one learned scale per output channel of each adapted layer
+        return peft.IA3Config(feedforward_modules=[])
+    raise AssertionError(method)
+
+
+# What "rank" is for each peft method (shown by `python -m repro list`)
+PEFT_RANK = {
+    "lora": "rank r of the update B A (alpha = r)",
+    "dora": "rank r of LoRA's update, plus a magnitude per output channel",
+    "loha": "rank r of each of the two low-rank factors whose Hadamard product is the update (alpha = r)",
+    "lokr": "rank r of the low-rank factor inside the Kronecker product (alpha = r)",
+    "oft": "block size of the block-diagonal orthogonal rotation (peft takes the nearest divisor of a "
+           "layer's dimension when r does not divide it)",
+    "boft": "block size of the butterfly orthogonal blocks, one butterfly factor; layers whose input "
+            "dimension is not a multiple of r stay frozen",
+    "ia3": "no rank: a learned scale per output channel of each adapted layer",
+}
+
+
+def _input_dim(m: nn.Module) -> int:
+    return m.in_features if isinstance(m, nn.Linear) else m.in_channels * m.kernel_size[0] * m.kernel_size[1]
+
+
+def _boft_divisible(targets: dict, rank: int) -> dict:
+    """BOFT rotates a layer's input in blocks of `rank`, so it adapts only layers whose input dimension
+    (C_in * k * k for a conv) is a multiple of it; an RGB stem's 27 never is at even ranks. The others
+    stay frozen, and the warning says how many."""
+    kept = {n: m for n, m in targets.items() if _input_dim(m) % rank == 0}
+    left = [n for n in targets if n not in kept]
+    if not kept:
+        raise ValueError(f"boft at rank {rank} can adapt no layer: no targeted layer's input dimension "
+                         f"(C_in * k * k) is a multiple of {rank}; try rank 2 or 4")
+    if left:
+        warnings.warn(f"boft r{rank}: {len(left)} of {len(targets)} targeted layers stay frozen, their input "
+                      f"dimension not a multiple of {rank} (first: {left[0]}, {_input_dim(targets[left[0]])})",
+                      stacklevel=3)
+    return kept
+
+
+def _peft(model, rank, opts, method: str):
+    from peft import get_peft_model
+
+    targets = lora_targets(model, opts.targets, opts.head)
+    if method == "boft" and rank:
+        targets = _boft_divisible(targets, rank)
+    if method == "ia3":
+        _no_rank(method, rank)
+    else:
+        _check_rank(method, rank, {n: _adapter_dim(m) for n, m in targets.items()})
     grouped = {n: m.groups for n, m in targets.items() if isinstance(m, nn.Conv2d) and m.groups > 1}
-    bad = [n for n, g in grouped.items() if rank % g]
+    bad = [n for n, g in grouped.items() if method in ("lora", "dora") and rank % g]
     if bad:
         # peft adapts a grouped conv only when the rank is a multiple of its groups
         step = math.lcm(*grouped.values())
@@ -128,24 +197,26 @@ def _lora(model, rank, opts, use_dora: bool):
         raise ValueError(f"rank {rank} cannot adapt grouped conv {bad[0]} (groups={grouped[bad[0]]}) "
                          f"with --targets all: peft needs the rank divisible by groups; {works}; "
                          f"or use --targets pointwise+regular")
-    config = LoraConfig(
-        r=rank,
-        lora_alpha=opts.lora_alpha if opts.lora_alpha is not None else rank,
-        lora_dropout=opts.lora_dropout,
-        target_modules=list(targets),
-        modules_to_save=[head_name(model)],
-        use_dora=use_dora,
-    )
-    model = get_peft_model(model, config)
+    config = _peft_config(method, rank, opts)
+    # a regex of the full names: a list would match by suffix, and "layers.6" would then also adapt
+    # "layers.8.0.layers.6" (MNASNet), a layer the policy or BOFT's divisibility had left out
+    config.target_modules = "^(" + "|".join(re.escape(n) for n in targets) + ")$"
+    config.modules_to_save = [head_name(model, opts.head)]
+    try:
+        model = get_peft_model(model, config)
+    except (ValueError, RuntimeError, TypeError, NotImplementedError) as err:
+        # peft's own limits (a layer kind or shape it cannot adapt): say which method and rank met them
+        raise ValueError(f"peft cannot apply {method} at rank {rank} to this model ({err}); "
+                         f"try another rank or --targets") from err
     return model, _optimizer(model.parameters(), opts)
 
 
 def lora(model, rank, opts):
-    return _lora(model, rank, opts, use_dora=False)
+    return _peft(model, rank, opts, "lora")
 
 
 def dora(model, rank, opts):
-    return _lora(model, rank, opts, use_dora=True)
+    return _peft(model, rank, opts, "dora")
 
 
 def galore(model, rank, opts):
@@ -168,14 +239,22 @@ def galore(model, rank, opts):
 
 
 METHODS = {
+    # the paper's five, and head-only
     "fft": fft,
     "bn_head": bn_head,
     "head": head,
     "lora": lora,
     "dora": dora,
     "galore": galore,
+    # beyond the paper, through peft: the cost grid measures them, no claim reads them
+    "loha": lambda model, rank, opts: _peft(model, rank, opts, "loha"),
+    "lokr": lambda model, rank, opts: _peft(model, rank, opts, "lokr"),
+    "oft": lambda model, rank, opts: _peft(model, rank, opts, "oft"),
+    "boft": lambda model, rank, opts: _peft(model, rank, opts, "boft"),
+    "ia3": lambda model, rank, opts: _peft(model, rank, opts, "ia3"),
 }
-RANKED = ("lora", "dora", "galore")
+PAPER_METHODS = ("fft", "bn_head", "head", "lora", "dora", "galore")
+RANKED = ("lora", "dora", "galore", "loha", "lokr", "oft", "boft")
 
 
 def apply_method(model: nn.Module, method: str, rank: int | None = None,

@@ -18,8 +18,9 @@ from importlib import metadata
 
 import torch
 import torch.nn.functional as F
+from torch._subclasses.fake_tensor import DataDependentOutputException
 
-from repro.determinism import seeded
+from repro.determinism import cpu_capability, seeded
 from repro.fake import AnalyticMode, to_fake
 from repro.flops import count_step_flops
 from repro.memory import track_memory
@@ -46,6 +47,7 @@ class CaseSpec:
     lr: float = 1e-3
     loss: str = "cross_entropy"
     targets: str = "pointwise+regular"
+    head: str | None = None  # the classifier head's module name; None: the last Linear
     lora_dropout: float = 0.0
     update_proj_gap: int = 200
     device: str = "cpu"
@@ -58,7 +60,7 @@ class CaseSpec:
 
     def options(self) -> MethodOptions:
         return MethodOptions(optimizer=self.optimizer, lr=self.lr, lora_dropout=self.lora_dropout,
-                             targets=self.targets, update_proj_gap=self.update_proj_gap)
+                             targets=self.targets, update_proj_gap=self.update_proj_gap, head=self.head)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ def environment(device: str) -> dict:
         "python": platform.python_version(),
         "platform": f"{platform.system()}-{platform.machine()}",
         "device": torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu",
+        "cpu_capability": cpu_capability(),
     }
 
 
@@ -126,7 +129,25 @@ def build_case(spec: CaseSpec):
     gen = torch.Generator().manual_seed(spec.seed)
     x = torch.randn(spec.batch, 3, spec.size, spec.size, generator=gen).to(spec.device)
     y = torch.randint(0, spec.num_classes, (spec.batch,), generator=gen).to(spec.device)
+    if spec.method == "oft":
+        _check_oft_fits(model, x[:1], spec)
     return model, optimizer, x, y
+
+
+def _check_oft_fits(model, x, spec: CaseSpec) -> None:
+    """peft's OFT rotates each k x k conv's input patches, unfolded without padding, so every adapted conv
+    needs an input of at least k x k; a small image leaves ResNet-18's last 3 x 3 convs a 2 x 2 or 1 x 1
+    map and torch fails deep in peft's forward. One eval-mode forward of one image finds out first."""
+    was_training = model.training
+    try:
+        with torch.no_grad(), seeded(spec.seed):
+            model.eval()(x)
+    except RuntimeError as err:
+        raise ValueError(f"oft cannot adapt {spec.model} at {spec.size}x{spec.size}: peft's OFT needs every adapted "
+                         f"k x k conv's input to be at least k x k, and this model's late feature maps are "
+                         f"smaller ({err}); use a larger --size (224 works) or another method") from err
+    finally:
+        model.train(was_training)
 
 
 def step_phases(model, optimizer, x, y, loss: str):
@@ -187,8 +208,12 @@ def _profile(spec: CaseSpec, timed_steps: int) -> Measurement:
         torch.cuda.synchronize(spec.device)
         torch.cuda.reset_peak_memory_stats(spec.device)
     phases = step_phases(model, optimizer, x, y, spec.loss)
-    with mode:
-        flops, memory = profiled_update(model, optimizer, phases, extra=(x, y))
+    try:
+        with mode:
+            flops, memory = profiled_update(model, optimizer, phases, extra=(x, y))
+    except DataDependentOutputException as err:  # only fake tensors raise it
+        raise ValueError(f"--analytic cannot run {spec.method}: its step reads a tensor's value ({err.func}), which "
+                         f"fake tensors do not have; profile it without --analytic") from err
     memory["cuda_max_allocated"] = torch.cuda.max_memory_allocated(spec.device) if cuda else None
 
     seconds = None

@@ -27,8 +27,8 @@ from tabulate import tabulate  # noqa: E402
 from repro import baselines as bl  # noqa: E402
 from repro.claims import SCALES as CLAIM_SCALES  # noqa: E402
 from repro.grid import ACCURACY_RANK, PAPER_SIZE, RANKS, case_id  # noqa: E402
-from repro.methods import METHODS, RANKED  # noqa: E402
-from repro.models import MODELS  # noqa: E402
+from repro.methods import PAPER_METHODS, RANKED  # noqa: E402
+from repro.models import PAPER_MODELS  # noqa: E402
 from repro.profile import CaseSpec  # noqa: E402
 from repro.training import AdaptSpec  # noqa: E402
 
@@ -36,12 +36,14 @@ RESULTS_SCHEMA = 1
 GROUPS = ("costs", "costs-224px", "accuracy")
 # scale (as the claims read costs, repro.claims.SCALES) -> the baseline group holding its cases
 SCALES = {"32px": "costs", f"{PAPER_SIZE}px": "costs-224px"}
-# Okabe-Ito: distinguishable with every common colour-vision deficiency; one colour per method everywhere
+# Okabe-Ito for the paper's methods: distinguishable with every common colour-vision deficiency; one
+# colour per method everywhere. The methods beyond the paper take distinct Tableau colours.
 METHOD_COLORS = {"fft": "#000000", "bn_head": "#E69F00", "head": "#999999", "lora": "#0072B2",
-                 "dora": "#CC79A7", "galore": "#009E73", "bn_stats_only": "#D55E00"}
+                 "dora": "#CC79A7", "galore": "#009E73", "bn_stats_only": "#D55E00",
+                 "loha": "#56B4E9", "lokr": "#8c564b", "oft": "#bcbd22", "boft": "#17becf", "ia3": "#F0E442"}
 CATEGORIES = ("parameter", "buffer", "gradient", "optimizer_state", "activation", "temp", "other")
 CATEGORY_COLORS = dict(zip(CATEGORIES, plt.get_cmap("tab10").colors, strict=False))
-FIXED = tuple(m for m in METHODS if m not in RANKED)  # drawn as horizontal lines against rank
+MODELS, METHODS = PAPER_MODELS, PAPER_METHODS  # what the claims report shows; a sweep passes its own
 
 
 @dataclass
@@ -87,7 +89,7 @@ def load_inputs(results: Path, baselines_dir: Path, platform: str) -> Inputs:
         inputs.missing.append(f"{results} not found: no run's measurements; the figures use the baselines. "
                               f"Measure with `pytest -m paper_claims`")
     for group in GROUPS:
-        path = baselines_dir / platform / f"{group}.json"
+        path = baselines_dir / platform / bl.file_name(group, inputs.environment.get("device", "cpu"))
         try:
             stored = bl.load(path)
         except bl.BaselineError as err:
@@ -142,20 +144,25 @@ def _case(model, method, rank, scale):
     return case_id(CaseSpec(model, method, rank, **CLAIM_SCALES[scale]))
 
 
-def break_even(costs: dict, scale: str) -> list[list]:
+def _at(scale):
+    return lambda model, method, rank: _case(model, method, rank, scale)
+
+
+def break_even(costs: dict, scale: str, models=MODELS, methods=METHODS, ranks=RANKS, case=None) -> list[list]:
     """Per model and adapter method: the smallest rank whose FLOPs (each convention) or peak memory
-    reaches full fine-tuning's."""
+    reaches full fine-tuning's. `case(model, method, rank)` names a case (default: the claims' scale)."""
+    case = case or _at(scale)
     rows = []
-    for model in MODELS:
-        fft = costs.get(_case(model, "fft", None, scale))
+    for model in models:
+        fft = costs.get(case(model, "fft", None))
         if fft is None:
             continue
-        for method in RANKED:
+        for method in (m for m in methods if m in RANKED):
             row = [model, method]
             for metric in ("flops.exact.total", "flops.paper.total", "memory.peak.category_max_sum"):
-                ranks = [r for r in RANKS if _case(model, method, r, scale) in costs]
-                hit = next((r for r in ranks if costs[_case(model, method, r, scale)][metric] >= fft[metric]), None)
-                row.append(f"r{hit}" if hit else (f"none up to r{ranks[-1]}" if ranks else "not measured"))
+                measured = [r for r in ranks if case(model, method, r) in costs]
+                hit = next((r for r in measured if costs[case(model, method, r)][metric] >= fft[metric]), None)
+                row.append(f"r{hit}" if hit else (f"none up to r{measured[-1]}" if measured else "not measured"))
             rows.append(row)
     return rows
 
@@ -176,33 +183,38 @@ def drift(inputs: Inputs) -> list[list]:
 
 # ---- figures -----------------------------------------------------------------------------------
 
-def flops_vs_rank(costs: dict, scale: str, title: str, path: Path) -> list[str]:
+def flops_vs_rank(costs: dict, scale: str, title: str, path: Path, models=MODELS, methods=METHODS, ranks=RANKS,
+                  case=None, log=False) -> list[str]:
     """Per model, one panel per FLOP convention; returns the cases it found missing."""
+    case_of = case or _at(scale)
     missing = []
-    fig, axes = plt.subplots(2, len(MODELS), figsize=(4 * len(MODELS), 7), sharex=True, squeeze=False)
-    for col, model in enumerate(MODELS):
+    fig, axes = plt.subplots(2, len(models), figsize=(4 * len(models) + 1, 7), sharex=True, squeeze=False)
+    for col, model in enumerate(models):
         for row, convention in enumerate(("exact", "paper")):
             ax = axes[row][col]
             metric = f"flops.{convention}.total"
-            for method in RANKED:
-                ids = {r: _case(model, method, r, scale) for r in RANKS}
+            for method in (m for m in methods if m in RANKED):
+                ids = {r: case_of(model, method, r) for r in ranks}
                 points = [(r, costs[c][metric] / 1e9) for r, c in ids.items() if c in costs]
                 missing += [c for c in ids.values() if c not in costs]
                 if points:
                     ax.plot(*zip(*points, strict=True), marker="o", color=METHOD_COLORS[method], label=method)
-            for method in FIXED:
-                case = costs.get(_case(model, method, None, scale))
+            for method in (m for m in methods if m not in RANKED):  # no rank: a horizontal line
+                case = costs.get(case_of(model, method, None))
                 if case is None:
-                    missing.append(_case(model, method, None, scale))
+                    missing.append(case_of(model, method, None))
                     continue
                 ax.axhline(case[metric] / 1e9, color=METHOD_COLORS[method], linestyle="--", label=method)
             ax.set_xscale("log", base=2)
-            ax.set_xticks(RANKS, [str(r) for r in RANKS])
+            ax.set_xticks(ranks, [str(r) for r in ranks])
             ax.set_title(f"{model}, {convention} counting", fontsize=10)
             if row == 1:  # the columns share their x axis
                 ax.set_xlabel("rank")
-            ax.set_ylabel("GFLOP per update")
-            ax.set_ylim(bottom=0)
+            ax.set_ylabel("GFLOP per update" + (" (log)" if log else ""))
+            if log:  # methods orders of magnitude apart (BOFT) would flatten the rest against zero
+                ax.set_yscale("log")
+            else:
+                ax.set_ylim(bottom=0)
             ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
     fig.suptitle(title)
@@ -210,18 +222,22 @@ def flops_vs_rank(costs: dict, scale: str, title: str, path: Path) -> list[str]:
     return missing
 
 
-def memory_breakdown(costs: dict, scale: str, title: str, path: Path) -> list[str]:
-    """Stacked category maxima per method (sum = the paper's peak), with the simultaneous peak marked."""
+def memory_breakdown(costs: dict, scale: str, title: str, path: Path, models=MODELS, methods=METHODS,
+                     rank=ACCURACY_RANK, case=None) -> list[str]:
+    """Stacked category maxima per method (sum = the paper's peak), with the simultaneous peak marked;
+    ranked methods at `rank`."""
+    case_of = case or _at(scale)
     missing = []
-    fig, axes = plt.subplots(1, len(MODELS), figsize=(4 * len(MODELS), 4.5), squeeze=False)
-    for ax, model in zip(axes[0], MODELS, strict=True):
+    fig, axes = plt.subplots(1, len(models), figsize=(max(4, 0.5 * len(methods)) * len(models) + 1, 4.5),
+                             squeeze=False)
+    for ax, model in zip(axes[0], models, strict=True):
         labels = []
-        for x, method in enumerate(METHODS):
-            rank = ACCURACY_RANK if method in RANKED else None
-            case = costs.get(_case(model, method, rank, scale))
-            labels.append(method + (f" r{rank}" if rank else ""))
+        for x, method in enumerate(methods):
+            r = rank if method in RANKED else None
+            case = costs.get(case_of(model, method, r))
+            labels.append(method + (f" r{r}" if r else ""))
             if case is None:
-                missing.append(_case(model, method, rank, scale))
+                missing.append(case_of(model, method, r))
                 continue
             bottom = 0.0
             for cat in CATEGORIES:
@@ -360,11 +376,12 @@ def build(inputs: Inputs, out: Path) -> Path:
 
     text = "\n".join(md)
     (out / "index.md").write_text(text)
-    (out / "index.html").write_text(_html(text, out))
+    (out / "index.html").write_text(to_html(text, out))
     return out / "index.md"
 
 
-def _html(markdown: str, out: Path) -> str:
+def to_html(markdown: str, out: Path) -> str:
+    """The Markdown as one self-contained HTML page, the figures under `out` embedded."""
     body = MarkdownIt("commonmark").enable("table").render(markdown)
 
     def embed(match):

@@ -102,6 +102,7 @@ class AdaptSpec:
     seed: int = 0
     data: DataSpec = field(default_factory=DataSpec)
     recipe: Recipe = field(default_factory=Recipe)  # how the base model was pretrained
+    head: str | None = None  # the classifier head's module name; None: the last Linear
 
     @property
     def id(self) -> str:
@@ -120,7 +121,8 @@ class AdaptResult:
     loss_after: float
 
 
-def base_for(spec_model: str, data: DataSpec, num_classes: int, progress: bool, recipe: Recipe = Recipe()) -> nn.Module:
+def base_for(spec_model: str, data: DataSpec, num_classes: int, progress: bool, recipe: Recipe = Recipe(),
+             head: str | None = None) -> nn.Module:
     """The pretrained base model, with a fresh head when the target has other classes. A pretraining
     on a cache miss draws from its own seeded stream and hands the caller's back untouched, so what
     is drawn here next is the same whether the cache was full or empty."""
@@ -130,7 +132,7 @@ def base_for(spec_model: str, data: DataSpec, num_classes: int, progress: bool, 
     model = build_model(spec_model, meta["num_classes"], data.size)
     model.load_state_dict(state)
     if num_classes != meta["num_classes"]:
-        replace_head(model, num_classes)
+        replace_head(model, num_classes, head)
     return model
 
 
@@ -142,9 +144,9 @@ def adapt(spec: AdaptSpec, progress: bool = False) -> AdaptResult:
     # Every draw below (the fresh head, the adapters, dropout) follows spec.seed alone; batch order
     # and corruption noise have generators of their own, seeded from the spec too.
     with deterministic(), seeded(spec.seed):
-        model = base_for(spec.model, spec.data, task.num_classes, progress, spec.recipe)
+        model = base_for(spec.model, spec.data, task.num_classes, progress, spec.recipe, spec.head)
         before = evaluate(model, task.test)
-        opts = MethodOptions(lr=spec.lr if spec.lr is not None else LR.get(spec.method, 1e-3))
+        opts = MethodOptions(lr=spec.lr if spec.lr is not None else LR.get(spec.method, 1e-3), head=spec.head)
         model, optimizer = apply_method(model, spec.method, spec.rank, opts)
         bn_stats = spec.bn_stats or BN_STATS.get(spec.method, "frozen")
         train_steps(model, optimizer, task.train, spec.steps, spec.batch, spec.seed, bn_stats,

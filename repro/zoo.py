@@ -1,8 +1,9 @@
 """Base models pretrained on the source task, cached on disk.
 
-The cache key hashes everything that decides the weights: model, data spec, recipe and library
-versions. Files are written atomically (temp file + rename) under a file lock, so an interrupted
-run never leaves a file that loads, and concurrent test workers never train the same model twice.
+The cache key hashes everything that decides the weights: model, data spec, recipe, library
+versions and the CPU's vector extensions. Files are written atomically (temp file + rename) under
+a file lock, so an interrupted run never leaves a file that loads, and concurrent test workers never
+train the same model twice.
 A file that does not load, or whose key does not match, is reported and rebuilt.
 
     python -m repro pretrain --model resnet18      # fill the cache ahead of time
@@ -14,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import time
 import warnings
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ import torchvision
 from filelock import FileLock
 
 from repro.data import DataSpec, source_task
-from repro.determinism import deterministic, seeded
+from repro.determinism import cpu_capability, deterministic, seeded
 from repro.files import write_atomic
 from repro.models import build_model
 
@@ -48,7 +50,10 @@ def cache_dir() -> Path:
 
 def cache_key(model: str, data: DataSpec, recipe: Recipe) -> str:
     blob = json.dumps({"model": model, "data": dataclasses.asdict(data), "recipe": dataclasses.asdict(recipe),
-                       "torch": torch.__version__, "torchvision": torchvision.__version__, "zoo": ZOO_VERSION},
+                       "torch": torch.__version__, "torchvision": torchvision.__version__, "zoo": ZOO_VERSION,
+                       # the same recipe trains other weights on another vector ISA (repro/determinism.py),
+                       # so a cache copied between machines (a CI cache) must not mix them
+                       "cpu_capability": cpu_capability()},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -80,7 +85,7 @@ def base_model(model: str, data: DataSpec = DataSpec(), recipe: Recipe = Recipe(
     key = cache_key(model, data, recipe)
     folder = cache or cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{model}-{key}.pt"
+    path = folder / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', model)}-{key}.pt"  # package.module:factory names too
     with FileLock(str(path) + ".lock"):
         if path.exists():
             try:

@@ -48,7 +48,7 @@ class BaselineStore:
         self.seen = defaultdict(dict)  # group -> case -> metrics measured in this run, for the report
 
     def path(self, group) -> Path:
-        return self.root / self.platform / f"{group}.json"
+        return self.root / self.platform / bl.file_name(group, self.device)
 
     def _load(self, group):
         if group not in self.loaded:

@@ -1,7 +1,7 @@
 """Every cost case of the grid against its stored baseline: parameters, FLOPs (both conventions), memory.
 
 The smoke subset runs on every commit; the whole grid, at 32 x 32 and at the paper's 224 x 224 on fake
-tensors, runs under -m paper_claims.
+tensors, runs under -m paper_claims; the models and methods the paper did not test under -m beyond_paper.
 """
 
 import dataclasses
@@ -9,14 +9,13 @@ import dataclasses
 import pytest
 
 from repro.baselines import cost_metrics
-from repro.grid import SMOKE_COSTS, case_id, cost_cases, paper_scale_cases
+from repro.grid import SMOKE_BEYOND, SMOKE_COSTS, beyond_paper_cases, case_id, cost_cases, paper_scale_cases
 
 SMOKE_PAPER_SCALE = paper_scale_cases(batches=(32,), models=("mobilenet_v2",), methods=("lora",), ranks=(8,))
 
 
-def grid(cases, smoke):
-    return [pytest.param(spec, id=case_id(spec),
-                         marks=[pytest.mark.paper_claims, *([pytest.mark.smoke] if spec in smoke else [])])
+def grid(cases, smoke, mark=pytest.mark.paper_claims):
+    return [pytest.param(spec, id=case_id(spec), marks=[mark, *([pytest.mark.smoke] if spec in smoke else [])])
             for spec in cases]
 
 
@@ -30,3 +29,9 @@ def test_update_costs_match_baseline(spec, measure, baselines):
 def test_paper_scale_costs_match_baseline(spec, measure, baselines):
     record = measure(dataclasses.replace(spec, device=baselines.device))
     baselines.check("costs-224px", case_id(spec), cost_metrics(record))
+
+
+@pytest.mark.parametrize("spec", grid(beyond_paper_cases(), set(SMOKE_BEYOND), pytest.mark.beyond_paper))
+def test_beyond_paper_costs_match_baseline(spec, measure, baselines):
+    record = measure(dataclasses.replace(spec, device=baselines.device))
+    baselines.check("costs-beyond", case_id(spec), cost_metrics(record))

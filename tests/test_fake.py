@@ -6,12 +6,25 @@ import pytest
 import torch
 
 from repro.fake import AnalyticMode
-from repro.methods import METHODS, RANKED
-from repro.models import MODELS
+from repro.grid import UNIT_PAIRS
+from repro.methods import RANKED
 from repro.profile import CaseSpec, profile
 
-REGISTRY = [CaseSpec(model, method, rank=4 if method in RANKED else None, batch=2)
-            for model in MODELS for method in METHODS]
+# LoHa and LoKr read a tensor's value in their step, which fake tensors do not have (tested below)
+READS_VALUES = ("loha", "lokr")
+# OFT: FLOPs agree, activation memory does not (MobileNetV2 r4, batch 2, 32px: 4,746,460 B real, 4,576,636 B
+# fake, -3.6%): some op of peft's unfold/fold path allocates differently under fake tensors; not found yet.
+FAKE_DIFFERS = {"oft": "fake tensors count 3.6% less activation memory for peft's OFT than a real step"}
+REGISTRY = [pytest.param(CaseSpec(model, method, rank=4 if method in RANKED else None, batch=2),
+                         marks=[pytest.mark.xfail(strict=True, reason=FAKE_DIFFERS[method])]
+                         if method in FAKE_DIFFERS else [])
+            for model, method in UNIT_PAIRS if method not in READS_VALUES]
+
+
+@pytest.mark.parametrize("method", READS_VALUES)
+def test_a_method_fake_tensors_cannot_run_says_so(method):
+    with pytest.raises(ValueError, match=f"--analytic cannot run {method}: its step reads a tensor's value"):
+        profile(CaseSpec("mobilenet_v3_small", method, 4, batch=2, analytic=True))
 
 
 @pytest.mark.parametrize("spec", REGISTRY, ids=lambda s: s.id)

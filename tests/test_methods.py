@@ -6,8 +6,9 @@ from peft import LoraConfig, get_peft_model
 from torch import nn
 
 from repro.flops import count_step_flops
-from repro.methods import METHODS, RANKED, lora_targets
-from repro.models import MODELS, build_model
+from repro.grid import UNIT_PAIRS
+from repro.methods import RANKED, lora_targets
+from repro.models import PAPER_MODELS, build_model
 from repro.profile import CaseSpec, build_case, profile, step_phases
 
 
@@ -15,7 +16,7 @@ def rank_for(method):
     return 8 if method in RANKED else None
 
 
-GRID = [CaseSpec(m, meth, rank_for(meth), batch=2) for m in MODELS for meth in METHODS]
+GRID = [CaseSpec(m, meth, rank_for(meth), batch=2) for m, meth in UNIT_PAIRS]
 
 
 @pytest.mark.parametrize("spec", GRID, ids=lambda s: f"{s.model}-{s.method}")
@@ -28,6 +29,7 @@ def test_every_model_and_method_builds_and_takes_a_step(spec):
     assert moved, "no trainable parameter changed in one step"
     frozen = [p for p in model.parameters() if not p.requires_grad]
     assert bool(frozen) == (spec.method not in ("fft", "galore"))
+    assert optimizer.param_groups and all(p.requires_grad for g in optimizer.param_groups for p in g["params"])
 
 
 class DepthwiseNet(nn.Module):
@@ -76,7 +78,7 @@ def test_default_targets_skip_depthwise_and_head():
     assert len(targets) == 35  # stem + first block project + 16 expand/project pairs + last 1x1
 
 
-@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("model", PAPER_MODELS)
 def test_galore_optimizer_state_is_smaller_than_fft_adamw(measure, model):
     galore = measure(CaseSpec(model, "galore", 8, batch=2))
     fft = measure(CaseSpec(model, "fft", batch=2))
@@ -96,7 +98,9 @@ def test_galore_projects_conv_gradients_to_rank():
 
 BAD = [
     (dict(model="vgg16", method="fft"), "unknown model 'vgg16'; valid models: resnet18, mobilenet_v2"),
-    (dict(model="resnet18", method="ia3"), "unknown method 'ia3'; valid methods: fft, bn_head, head, lora"),
+    (dict(model="resnet18", method="vera"), "unknown method 'vera'; valid methods: fft, bn_head, head, lora"),
+    (dict(model="resnet18", method="ia3", rank=4), "method 'ia3' takes no rank (got rank=4)"),
+    (dict(model="resnet18", method="loha"), "method 'loha' needs a rank"),
     (dict(model="resnet18", method="lora"), "method 'lora' needs a rank: pass --rank R with R >= 1"),
     (dict(model="resnet18", method="galore"), "method 'galore' needs a rank"),
     (dict(model="resnet18", method="lora", rank=0), "rank must be an integer >= 1, got 0"),
@@ -112,6 +116,10 @@ BAD = [
     (dict(model="resnet18", method="fft", size=16), "input size 16 is too small for resnet18"),
     (dict(model="resnet18", method="fft", loss="mse"), "unknown loss 'mse'; valid losses"),
     (dict(model="resnet18", method="fft", batch=0), "batch must be >= 1"),
+    (dict(model="resnet18", method="oft", rank=8), "oft cannot adapt resnet18 at 32x32: peft's OFT needs every "
+                                                   "adapted k x k conv's input to be at least k x k"),
+    (dict(model="mobilenet_v2", method="boft", rank=8, batch=1, targets="all"),
+     "peft cannot apply boft at rank 8 to this model (BOFT does not support Conv2d layers with groups > 1"),
 ]
 
 

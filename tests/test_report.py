@@ -8,8 +8,9 @@ import pytest
 from repro import baselines as bl
 from repro import report
 from repro.grid import RANKS
-from repro.methods import METHODS, RANKED
-from repro.models import MODELS
+from repro.methods import PAPER_METHODS as METHODS
+from repro.methods import RANKED
+from repro.models import PAPER_MODELS as MODELS
 
 CATEGORIES = ("parameter", "buffer", "gradient", "activation", "temp", "optimizer_state", "other")
 CLAIMS = [
@@ -53,7 +54,7 @@ def accuracy_group():
 def records(tmp_path):
     groups = {"costs": cost_group(), "costs-224px": cost_group("-b8-224px"), "accuracy": accuracy_group()}
     for group, cases in groups.items():
-        bl.update(tmp_path / "baselines" / "test-cpu" / f"{group}.json", group, "test-cpu", {"torch": "x"}, cases,
+        bl.update(tmp_path / "baselines" / "test-cpu" / bl.file_name(group), group, "test-cpu", {"torch": "x"}, cases,
                   "synthetic records for tests/test_report.py")
     measured = {"costs": {"resnet18-lora-r8": {**metrics("resnet18", "lora", 8), "flops.exact.total": 1}}}
     report.write_results(tmp_path / "results.json", measured, CLAIMS, {"torch": "2.14.1", "device": "cpu"})

@@ -39,10 +39,14 @@ def test_ci_caches_pip_and_base_models_and_runs_tests_and_sharded_claims(ci):
     assert any(s.get("with", {}).get("cache") == "pip" for s in all_steps)
     assert any("actions/cache" in s.get("uses", "") and ".cache/repro" in s["with"]["path"] for s in all_steps)
     assert any(r.strip() == "python -m pytest" for r in steps(jobs["tests"]))
+    # the default tests start from an empty base-model cache, as a new user does
+    assert not any("actions/cache" in s.get("uses", "") for s in jobs["tests"]["steps"])
+    assert "runner.temp" in jobs["tests"]["env"]["REPRO_CACHE_DIR"]
     claims = jobs["claims"]
     shards = claims["strategy"]["matrix"]["include"]
     assert len(shards) >= 2 and all(s["select"].startswith("tests/") for s in shards)
-    assert any("-m paper_claims" in r and "-n auto" in r and "matrix.select" in r for r in steps(claims))
+    assert {s["marker"] for s in shards} == {"paper_claims", "beyond_paper"}
+    assert any("-m ${{ matrix.marker }}" in r and "-n auto" in r and "matrix.select" in r for r in steps(claims))
     assert any("GITHUB_STEP_SUMMARY" in r for r in steps(claims))
     assert any("upload-artifact" in r for r in steps(claims))
 
