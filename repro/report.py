@@ -252,8 +252,10 @@ def memory_breakdown(costs: dict, scale: str, title: str, path: Path, models=MOD
         ax.grid(axis="y", alpha=0.3)
     handles, names = axes[0][0].get_legend_handles_labels()
     fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=8, frameon=False)
+    ncol = min(len(names), max(1, int(fig.get_figwidth() // 1.7)))  # a one-model sweep needs two rows
+    rows = -(-len(names) // ncol)
+    fig.tight_layout(rect=(0, 0.04 + 0.04 * rows, 1, 1))
+    fig.legend(handles, names, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
     _save(fig, path, tight=False)
     return missing
 
