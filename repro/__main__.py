@@ -22,8 +22,9 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from repro.data import DATA_ROOT_ENV, SCENARIOS, DataSpec
+from repro.data import BENCHMARKS, DATA_ROOT_ENV, SCENARIOS, DataSpec
 from repro.flops import CONVENTIONS
+from repro.glyphs import TASKS
 from repro.grid import RANKS
 from repro.methods import METHODS, OPTIMIZERS, PEFT_RANK, RANKED, TARGET_POLICIES
 from repro.models import PAPER_MODELS, entry_point_models, factory, model_names
@@ -89,12 +90,13 @@ def cmd_profile(args) -> int:
 
 
 def cmd_pretrain(args) -> int:
+    from repro.grid import recipe_for
     from repro.zoo import base_model, cache_dir
 
-    data = DataSpec(data_root=args.data_root)
+    data = DataSpec(data_root=args.data_root, benchmark=args.benchmark)
     rows = []
     for name in args.model or list(PAPER_MODELS):
-        _, meta = base_model(name, data, progress=True)
+        _, meta = base_model(name, data, recipe_for(data), progress=True)
         rows.append([name, f"{100 * meta['test_accuracy']:.1f}%", f"{meta['seconds']:.0f}", meta["steps"]])
     print(tabulate(rows, headers=["model", "source test accuracy", "seconds to train", "steps"]))
     print(f"cache: {cache_dir()}")
@@ -102,19 +104,30 @@ def cmd_pretrain(args) -> int:
 
 
 def cmd_adapt(args) -> int:
+    from repro.grid import recipe_for
     from repro.training import AdaptSpec, adapt, bn_stats_only
 
-    data = DataSpec(data_root=args.data_root)
+    data = DataSpec(data_root=args.data_root, benchmark=args.benchmark)
     spec = AdaptSpec(args.model, args.method, args.rank, args.scenario, steps=args.steps, batch=args.batch,
-                     lr=args.lr, seed=args.seed, data=data, head=args.head)
+                     lr=args.lr, seed=args.seed, data=data, head=args.head, recipe=recipe_for(data))
     results = [adapt(spec, progress=True)]
-    if args.scenario == "shift":
-        results.append(bn_stats_only(args.model, args.scenario, data))
+    if args.scenario.startswith("shift"):
+        results.append(bn_stats_only(args.model, args.scenario, data, recipe=spec.recipe))
     print(tabulate([[r.spec.id, f"{100 * r.before:.1f}%", f"{100 * r.after:.1f}%", f"{r.loss_before:.4f}",
                      f"{r.loss_after:.4f}", f"{r.seconds:.1f}"] for r in results],
                    headers=["case", "before", "after", "test loss before", "after", "seconds"]))
     print(f"data: {results[0].data_source}")
     return 0
+
+
+def cmd_calibrate(args) -> int:
+    from repro.calibration import calibrate
+    from repro.grid import ACCURACY_MODELS, ACCURACY_SEEDS
+
+    checks = calibrate(tuple(args.model or ACCURACY_MODELS), ACCURACY_SEEDS[:args.seeds], args.workers)
+    print(tabulate([[c.model, c.task, c.criterion, c.measured, "yes" if c.ok else "NO"] for c in checks],
+                   headers=["model", "task", "criterion", "measured", "met"], disable_numparse=True))
+    return 0 if all(c.ok for c in checks) else 1
 
 
 def cmd_sweep(args) -> int:
@@ -187,10 +200,12 @@ def parser() -> argparse.ArgumentParser:
     pp.add_argument("--json", action="store_true", help="print the measurement record as JSON")
     pp.set_defaults(run=cmd_profile)
 
+    BENCHMARK_HELP = "the embedded data: digits (quick) or glyphs (where the accuracy claims are read)"
     data_help = f"a local copy of CIFAR-10 / CIFAR-10-C / VWW (default: ${DATA_ROOT_ENV}, else embedded digits)"
     pt = sub.add_parser("pretrain", help="fill the base-model cache")
     pt.add_argument("--model", action="append", help="repeatable; default: the paper's four. " + MODEL_HELP)
     pt.add_argument("--data-root", default=None, help=data_help)
+    pt.add_argument("--benchmark", choices=BENCHMARKS, default="digits", help=BENCHMARK_HELP)
     pt.set_defaults(run=cmd_pretrain)
 
     ad = sub.add_parser("adapt", help="accuracy before and after a short update on a scenario")
@@ -198,13 +213,22 @@ def parser() -> argparse.ArgumentParser:
     ad.add_argument("--head", default=None, help=HEAD_HELP)
     ad.add_argument("--method", required=True, choices=list(METHODS))
     ad.add_argument("--rank", type=int, default=None)
-    ad.add_argument("--scenario", choices=SCENARIOS, default="shift")
+    ad.add_argument("--scenario", choices=[*SCENARIOS, *TASKS], default="shift",
+                    help="shift or unseen (digits, real data); the glyph tasks with --benchmark glyphs")
+    ad.add_argument("--benchmark", choices=BENCHMARKS, default="digits", help=BENCHMARK_HELP)
     ad.add_argument("--steps", type=int, default=100)
     ad.add_argument("--batch", type=int, default=32)
     ad.add_argument("--lr", type=float, default=None, help="default: per method (repro/training.py)")
     ad.add_argument("--seed", type=int, default=0)
     ad.add_argument("--data-root", default=None, help=data_help)
     ad.set_defaults(run=cmd_adapt)
+    ca = sub.add_parser("calibrate", help="are the glyph tasks as easy or hard as their names say (reference "
+                        "methods only)")
+    ca.add_argument("--model", action="append", help="repeatable; default: the accuracy grid's models")
+    ca.add_argument("--seeds", type=int, default=5)
+    ca.add_argument("--workers", type=int, default=None,
+                    help="parallel runs (default: $REPRO_WORKERS, else every core)")
+    ca.set_defaults(run=cmd_calibrate)
     sw = sub.add_parser("sweep", help="every method at every rank for one model: costs, break-even ranks, figures")
     sw.add_argument("--model", required=True, help=MODEL_HELP)
     sw.add_argument("--head", default=None, help=HEAD_HELP)

@@ -1,6 +1,9 @@
 """Data for the source task and the two adaptation scenarios, offline.
 
-Embedded default (no files needed): scikit-learn's 1,797 real 8x8 handwritten digits, upsampled to
+Two embedded benchmarks, no files needed:
+* `glyphs` (repro/glyphs.py): what the accuracy claims are read on; a 36-class source task and four
+  target tasks, shift-easy, shift-hard, unseen-easy, unseen-hard;
+* `digits`, the quick one the unit tests train on: scikit-learn's 1,797 real 8x8 handwritten digits, upsampled to
 size x size RGB. The base models learn digits 0-4 (the source task);
 * shift: the same classes under CIFAR-10-C corruptions (repro/corruptions.py),
 * unseen: digits 5-9, which the base model never saw, behind a new head.
@@ -26,7 +29,8 @@ import torch.nn.functional as F
 from repro.corruptions import corrupt
 
 DATA_ROOT_ENV = "REPRO_DATA_ROOT"
-SCENARIOS = ("shift", "unseen")
+SCENARIOS = ("shift", "unseen")  # digits and real data
+BENCHMARKS = ("digits", "glyphs")
 # The embedded shift: one corruption of each family (noise, blur, weather, digital), severity 5.
 SHIFT_MIX = ("gaussian_noise", "defocus_blur", "fog", "contrast")
 SHIFT_SEVERITY = 5
@@ -184,23 +188,49 @@ class DataSpec:
     data_root: str | None = None
     corruption: str = "gaussian_noise"  # real-data shift: which CIFAR-10-C corruption
     severity: int = 5
+    benchmark: str = "digits"  # the embedded data when data_root is None: BENCHMARKS
+
+    def __post_init__(self):
+        if self.benchmark not in BENCHMARKS:
+            raise ValueError(f"unknown benchmark {self.benchmark!r}; valid benchmarks: {', '.join(BENCHMARKS)}")
 
     def describe(self) -> str:
-        return f"real data under {self.data_root}" if self.data_root else "embedded digits"
+        return f"real data under {self.data_root}" if self.data_root else f"embedded {self.benchmark}"
+
+    @property
+    def scenarios(self) -> tuple[str, ...]:
+        from repro.glyphs import TASKS
+
+        return TASKS if self.data_root is None and self.benchmark == "glyphs" else SCENARIOS
+
+
+GLYPHS = DataSpec(benchmark="glyphs")  # where the accuracy claims are read
 
 
 def source_task(spec: DataSpec) -> Task:
     root = data_root(spec.data_root)
+    if root is None and spec.benchmark == "glyphs":
+        return _glyph_task("source", spec)
     if root is None:
         train, test = digits(spec.size, spec.seed, classes=range(5))
         return Task("source", train, test, 5, spec.describe())
     return Task("source", cifar10(root, True, spec.size), cifar10(root, False, spec.size), 10, spec.describe())
 
 
+def _glyph_task(name: str, spec: DataSpec) -> Task:
+    from repro import glyphs
+
+    train, test = (Split(*glyphs.split(name, part, spec.size, spec.seed)) for part in ("train", "test"))
+    return Task(name, train, test, glyphs.num_classes(name), spec.describe())
+
+
 def scenario_task(scenario: str, spec: DataSpec) -> Task:
-    if scenario not in SCENARIOS:
-        raise ValueError(f"unknown scenario {scenario!r}; valid scenarios: {', '.join(SCENARIOS)}")
+    if scenario not in spec.scenarios:
+        raise ValueError(f"unknown scenario {scenario!r} for {spec.describe()}; valid scenarios: "
+                         f"{', '.join(spec.scenarios)}")
     root = data_root(spec.data_root)
+    if root is None and spec.benchmark == "glyphs":
+        return _glyph_task(scenario, spec)
     if root is None:
         if scenario == "shift":
             train, test = digits(spec.size, spec.seed, classes=range(5))

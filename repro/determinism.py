@@ -42,12 +42,13 @@ def cpu_capability() -> str:
 
 
 @contextmanager
-def deterministic(threads: int = 2):
+def deterministic(threads: int = 1):
     """Same spec, same numbers, on one platform: fixed thread count and deterministic kernels.
 
-    The thread count is part of the result: MobileNetV2 FFT on the unseen digits ends at 78.7% with 2
-    threads and 92.7% with 1 (the reduction order changes, and 100 steps amplify it), so it stays 2
-    even in an xdist worker that was given fewer.
+    The thread count is part of the result: MobileNetV2 FFT on the unseen digits ended at 78.7% with 2
+    threads and 92.7% with 1 (the reduction order changes, and 100 steps amplify it). One thread is
+    the count every machine has, so a run gives the same numbers on a 2-core laptop and a 64-core
+    server; more cores run more runs at once (repro/parallel.py) instead of splitting one.
     """
     saved = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(threads)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,18 +23,21 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display on CI runners or a Jetson over ssh
 import matplotlib.pyplot as plt  # noqa: E402
 from markdown_it import MarkdownIt  # noqa: E402
+from scipy.stats import t as student_t  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from repro import baselines as bl  # noqa: E402
 from repro.claims import SCALES as CLAIM_SCALES  # noqa: E402
-from repro.grid import ACCURACY_RANK, PAPER_SIZE, RANKS, case_id  # noqa: E402
+from repro.data import GLYPHS, SCENARIOS  # noqa: E402
+from repro.grid import ACCURACY_RANK, ACCURACY_STEPS, CHECKPOINTS, PAPER_SIZE, RANKS, case_id  # noqa: E402
 from repro.methods import PAPER_METHODS, RANKED  # noqa: E402
 from repro.models import PAPER_MODELS  # noqa: E402
 from repro.profile import CaseSpec  # noqa: E402
 from repro.training import AdaptSpec  # noqa: E402
 
 RESULTS_SCHEMA = 1
-GROUPS = ("costs", "costs-224px", "accuracy")
+GROUPS = ("costs", "costs-224px", "accuracy-digits")
+OPTIONAL_GROUPS = ("accuracy-glyphs",)  # read when recorded (pytest -m paper_claims --benchmark glyphs)
 # scale (as the claims read costs, repro.claims.SCALES) -> the baseline group holding its cases
 SCALES = {"32px": "costs", f"{PAPER_SIZE}px": "costs-224px"}
 # Okabe-Ito for the paper's methods: distinguishable with every common colour-vision deficiency; one
@@ -88,8 +92,10 @@ def load_inputs(results: Path, baselines_dir: Path, platform: str) -> Inputs:
     else:
         inputs.missing.append(f"{results} not found: no run's measurements; the figures use the baselines. "
                               f"Measure with `pytest -m paper_claims`")
-    for group in GROUPS:
+    for group in (*GROUPS, *OPTIONAL_GROUPS):
         path = baselines_dir / platform / bl.file_name(group, inputs.environment.get("device", "cpu"))
+        if group in OPTIONAL_GROUPS and not path.exists():
+            continue
         try:
             stored = bl.load(path)
         except bl.BaselineError as err:
@@ -260,40 +266,85 @@ def memory_breakdown(costs: dict, scale: str, title: str, path: Path, models=MOD
     return missing
 
 
+def _interval(metrics: dict, reading: str = "after") -> float:
+    """The half-width of a case's 95% interval, in points, from its stored mean, sd and n."""
+    n = metrics.get("accuracy.n", 1)
+    if n < 2:
+        return 0.0
+    return 100 * student_t.ppf(0.975, n - 1) * metrics.get(f"accuracy.{reading}.sd", 0.0) / math.sqrt(n)
+
+
+def _tasks(accuracy: dict) -> list[str]:
+    return [t for t in (*GLYPHS.scenarios, *SCENARIOS) if any(case.endswith(f"-{t}") for case in accuracy)]
+
+
 def accuracy_vs_cost(accuracy: dict, costs: dict, path: Path) -> list[str]:
-    """Accuracy after adaptation against update FLOPs (exact), per scenario, Pareto front per model."""
+    """Accuracy after adaptation (mean and 95% interval over the seeds) against update FLOPs (exact),
+    per task, Pareto front per model."""
     missing = []
-    scenarios = sorted({case.rsplit("-", 1)[1] for case in accuracy}) or ["shift", "unseen"]
-    fig, axes = plt.subplots(1, len(scenarios), figsize=(6 * len(scenarios), 4.5), squeeze=False)
+    tasks = _tasks(accuracy) or ["shift", "unseen"]
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4.5), squeeze=False)
     markers = dict(zip(MODELS, "os^D", strict=True))
-    for ax, scenario in zip(axes[0], scenarios, strict=True):
+    for ax, task in zip(axes[0], tasks, strict=True):
         for model in MODELS:
             points = []
             for method in METHODS:
                 rank = ACCURACY_RANK if method in RANKED else None
-                acc = accuracy.get(case_id(AdaptSpec(model, method, rank, scenario)))
+                acc = accuracy.get(case_id(AdaptSpec(model, method, rank, task)))
                 cost = costs.get(_case(model, method, rank, "32px"))
                 if acc is None:
                     continue  # the accuracy grid covers some models only
                 if cost is None:
                     missing.append(_case(model, method, rank, "32px"))
                     continue
-                points.append((cost["flops.exact.total"] / 1e9, 100 * acc["accuracy.after"], method))
-            for flops, acc, method in points:
-                ax.scatter(flops, acc, color=METHOD_COLORS[method], marker=markers[model], s=50,
-                           label=f"{model} {method}")
-            front = pareto(points)
+                points.append((cost["flops.exact.total"] / 1e9, 100 * acc["accuracy.after.mean"], method,
+                               _interval(acc)))
+            for flops, acc, method, half in points:
+                ax.errorbar(flops, acc, yerr=half, color=METHOD_COLORS[method], marker=markers[model], markersize=6,
+                            capsize=2, linestyle="none", label=f"{model} {method}")
+            front = pareto([p[:3] for p in points])
             if len(front) > 1:
                 ax.plot([p[0] for p in front], [p[1] for p in front], color="grey", linewidth=1, linestyle=":")
         ax.set_xscale("log")
-        ax.set_title(f"{scenario}: Pareto front dotted (per model)", fontsize=10)
+        ax.set_title(f"{task}: Pareto front dotted (per model)", fontsize=10)
         ax.set_xlabel("GFLOP per update (exact, batch 8, 32x32)")
-        ax.set_ylabel("target accuracy after 100 steps (%)")
+        ax.set_ylabel(f"target accuracy after {ACCURACY_STEPS} steps (%)")
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=6, ncol=2)
-    fig.suptitle(f"Accuracy vs update cost (r{ACCURACY_RANK}, mean of seeds)")
+    fig.suptitle(f"Accuracy vs update cost (r{ACCURACY_RANK}; mean and 95% interval over the seeds)")
     _save(fig, path)
     return missing
+
+
+def learning_curves(accuracy: dict, path: Path) -> None:
+    """Test accuracy against adaptation steps (mean and 95% interval over the seeds), one panel per model
+    and task: what claim J reads."""
+    tasks = _tasks(accuracy) or ["shift", "unseen"]
+    models = [m for m in MODELS if any(case.startswith(f"{m}-") for case in accuracy)]
+    fig, axes = plt.subplots(len(models), len(tasks), figsize=(4 * len(tasks), 3.2 * len(models)), squeeze=False)
+    for row, model in zip(axes, models, strict=True):
+        for ax, task in zip(row, tasks, strict=True):
+            for method in METHODS:
+                acc = accuracy.get(case_id(AdaptSpec(model, method, ACCURACY_RANK if method in RANKED else None,
+                                                     task)))
+                if acc is None:
+                    continue
+                readings = [(0, "before"), *((c, f"step{c}") for c in CHECKPOINTS), (ACCURACY_STEPS, "after")]
+                readings = [(step, r) for step, r in readings if f"accuracy.{r}.mean" in acc]
+                steps = [step for step, _ in readings]
+                mean = [100 * acc[f"accuracy.{r}.mean"] for _, r in readings]
+                half = [_interval(acc, r) for _, r in readings]
+                ax.plot(steps, mean, color=METHOD_COLORS[method], marker=".", label=method)
+                ax.fill_between(steps, [m - h for m, h in zip(mean, half, strict=True)],
+                                [m + h for m, h in zip(mean, half, strict=True)], color=METHOD_COLORS[method],
+                                alpha=0.15, linewidth=0)
+            ax.set_title(f"{model}, {task}", fontsize=9)
+            ax.set_xlabel("adaptation steps")
+            ax.set_ylabel("test accuracy (%)")
+            ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7)
+    fig.suptitle("Learning curves: one run per seed read at each checkpoint (claim J)")
+    _save(fig, path)
 
 
 def pareto(points):
@@ -354,10 +405,15 @@ def build(inputs: Inputs, out: Path) -> Path:
                    f"{', ...' if len(set(gone)) > 5 else ''}).", ""]
 
     md += ["## Accuracy vs cost", ""]
-    accuracy = inputs.cases("accuracy")
+    benchmark = "glyphs" if inputs.cases("accuracy-glyphs") else "digits"
+    accuracy = inputs.cases(f"accuracy-{benchmark}")
     if accuracy:
         gone = accuracy_vs_cost(accuracy, inputs.cases("costs"), figures / "accuracy_vs_cost.png")
-        md += ["![Accuracy vs cost](figures/accuracy_vs_cost.png)", ""]
+        learning_curves(accuracy, figures / "learning_curves.png")
+        md += [f"Accuracy measured on the embedded {benchmark} benchmark; bars and bands are 95% intervals "
+               "over the seeds.", "",
+               "![Accuracy vs cost](figures/accuracy_vs_cost.png)", "",
+               "![Learning curves](figures/learning_curves.png)", ""]
         if gone:
             md += [f"Missing cost cases for accuracy points: {', '.join(sorted(set(gone)))}.", ""]
     else:

@@ -50,15 +50,19 @@ def set_bn_stats(model: nn.Module, policy: str) -> None:
 
 
 def train_steps(model, optimizer, split: Split, steps: int, batch: int, seed: int, bn_stats: str = "update",
-                scheduler=None, progress: str | None = None) -> None:
+                scheduler=None, progress: str | None = None, after_step=None) -> None:
+    """`after_step(step)`, if given, runs after each step (1-based), e.g. to evaluate checkpoints."""
     set_bn_stats(model, bn_stats)
-    for x, y in tqdm(_batches(split, batch, steps, seed), total=steps, desc=progress, disable=progress is None,
-                     leave=False):
+    for step, (x, y) in enumerate(tqdm(_batches(split, batch, steps, seed), total=steps, desc=progress,
+                                       disable=progress is None, leave=False), 1):
         optimizer.zero_grad(set_to_none=True)
         F.cross_entropy(model(x), y).backward()
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
+        if after_step is not None:
+            after_step(step)
+            set_bn_stats(model, bn_stats)  # evaluate() left the model in eval mode
 
 
 @torch.no_grad()
@@ -103,6 +107,7 @@ class AdaptSpec:
     data: DataSpec = field(default_factory=DataSpec)
     recipe: Recipe = field(default_factory=Recipe)  # how the base model was pretrained
     head: str | None = None  # the classifier head's module name; None: the last Linear
+    checkpoints: tuple[int, ...] = ()  # steps after which the test accuracy is also read (a learning curve)
 
     @property
     def id(self) -> str:
@@ -119,6 +124,7 @@ class AdaptResult:
     data_source: str
     loss_before: float  # mean target test cross-entropy, before and after
     loss_after: float
+    curve: tuple[tuple[int, float], ...] = ()  # (step, test accuracy) at spec.checkpoints, then at spec.steps
 
 
 def base_for(spec_model: str, data: DataSpec, num_classes: int, progress: bool, recipe: Recipe = Recipe(),
@@ -149,10 +155,17 @@ def adapt(spec: AdaptSpec, progress: bool = False) -> AdaptResult:
         opts = MethodOptions(lr=spec.lr if spec.lr is not None else LR.get(spec.method, 1e-3), head=spec.head)
         model, optimizer = apply_method(model, spec.method, spec.rank, opts)
         bn_stats = spec.bn_stats or BN_STATS.get(spec.method, "frozen")
+        curve = []
+
+        def checkpoint(step):  # the same run read at several steps, not separate runs
+            if step in spec.checkpoints and step != spec.steps:
+                curve.append((step, evaluate(model, task.test)[0]))
+
         train_steps(model, optimizer, task.train, spec.steps, spec.batch, spec.seed, bn_stats,
-                    progress=f"adapt {spec.id}" if progress else None)
+                    progress=f"adapt {spec.id}" if progress else None, after_step=checkpoint)
         after = evaluate(model, task.test)
-    return AdaptResult(spec, before[0], after[0], time.perf_counter() - start, task.source, before[1], after[1])
+    return AdaptResult(spec, before[0], after[0], time.perf_counter() - start, task.source, before[1], after[1],
+                       (*curve, (spec.steps, after[0])))
 
 
 def bn_stats_only(model: str, scenario: str = "shift", data: DataSpec = DataSpec(), progress=False,

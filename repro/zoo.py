@@ -26,6 +26,7 @@ import torch
 import torchvision
 from filelock import FileLock
 
+from repro import glyphs
 from repro.data import DataSpec, source_task
 from repro.determinism import cpu_capability, deterministic, seeded
 from repro.files import write_atomic
@@ -53,9 +54,16 @@ def cache_key(model: str, data: DataSpec, recipe: Recipe) -> str:
                        "torch": torch.__version__, "torchvision": torchvision.__version__, "zoo": ZOO_VERSION,
                        # the same recipe trains other weights on another vector ISA (repro/determinism.py),
                        # so a cache copied between machines (a CI cache) must not mix them
-                       "cpu_capability": cpu_capability()},
+                       "cpu_capability": cpu_capability(), **_glyph_key(data)},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _glyph_key(data: DataSpec) -> dict:
+    """The glyph source task's renderer version, knobs and files: a change in any retrains."""
+    if data.benchmark != "glyphs" or data.data_root:
+        return {}
+    return {"glyphs": [glyphs.VERSION, repr(glyphs.KNOBS["source"]), glyphs.assets_digest()]}
 
 
 def pretrain(model_name: str, data: DataSpec, recipe: Recipe, progress: bool = True):

@@ -14,7 +14,7 @@ from tabulate import tabulate
 from repro import baselines as bl
 from repro import report
 from repro.claims import SCALES, MeasuredEvidence
-from repro.data import DataSpec
+from repro.data import BENCHMARKS, DataSpec, data_root
 from repro.profile import check_device, environment, profile
 
 logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
@@ -30,6 +30,9 @@ def pytest_addoption(parser):
     group.addoption("--data-root", default=None,
                     help="local CIFAR-10 / CIFAR-10-C / VWW copy (default: $REPRO_DATA_ROOT, else embedded digits)")
     group.addoption("--device", default="cpu", help="where cost cases run (cpu, cuda)")
+    group.addoption("--benchmark", default="digits", choices=BENCHMARKS,
+                    help="the embedded data the accuracy grid and claims train on (default: digits; glyphs is "
+                         "harder and slower, see README)")
     group.addoption("--report", action="store_true",
                     help="at the end, write the report (reports/index.md, .html, figures) from this run")
 
@@ -133,7 +136,12 @@ def measure():
 
 @pytest.fixture(scope="session")
 def evidence(measure, pytestconfig):
-    return MeasuredEvidence(measure, DataSpec(data_root=pytestconfig.getoption("--data-root")))
+    return MeasuredEvidence(measure, accuracy_data(pytestconfig))
+
+
+def accuracy_data(config) -> DataSpec:
+    root = data_root(config.getoption("--data-root"))
+    return DataSpec(data_root=str(root)) if root else DataSpec(benchmark=config.getoption("--benchmark"))
 
 
 @pytest.fixture(scope="session")
@@ -172,6 +180,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         (reports / "claims.md").write_text(
             "# Claims of arXiv 2507.23536\n\n" + tabulate([[t.get(c, "") for c in columns] for t in table],
                                                           headers=columns, tablefmt="github") + "\n")
+        undecided = sorted({r["id"] for r in rows if r["verdict"] == "inconclusive"})
+        if undecided:
+            terminalreporter.write_line(f"inconclusive (an interval across a band's edge: neither holds nor fails): "
+                                        f"{', '.join(undecided)}", yellow=True)
         terminalreporter.write_line(f"written: {reports / 'claims.md'}, {reports / 'claims.json'}")
     if rows or config.getoption("--report"):
         # the run's records, for `python -m repro report`; a run without claim checks keeps the last one's

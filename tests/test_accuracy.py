@@ -1,26 +1,29 @@
-"""Accuracy after adaptation, per model x method x scenario (mean of the seeds), against its baseline.
+"""Accuracy after adaptation, per model x method x task (mean, sd and each seed), against its baseline.
 
-Runs under -m paper_claims; with --data-root the same cases run on real data (and compare against
-that platform's baselines only if they were recorded on the same data).
+Runs under -m paper_claims on the embedded benchmark (--benchmark, digits by default) or, with
+--data-root, on real data, each against its own baseline file.
 """
 
 import pytest
 
-from repro.grid import ACCURACY_MODELS, accuracy_cases, case_id
+from repro import baselines as bl
+from repro.grid import accuracy_cases, case_id, seeds_of
 
 
-def grid():
-    cases = [(case_id(spec), spec.model, spec.method, spec.scenario) for spec in accuracy_cases()]
-    cases += [(f"{m}-bn_stats_only-shift", m, "bn_stats_only", "shift") for m in ACCURACY_MODELS]
-    # one xdist worker trains them all, sharing runs with the accuracy claims (tests/test_paper_claims.py)
-    return [pytest.param(*c[1:], id=c[0], marks=[pytest.mark.paper_claims, pytest.mark.xdist_group("accuracy")])
-            for c in cases]
+def pytest_generate_tests(metafunc):
+    from conftest import accuracy_data
+
+    # all the runs are made at once, in parallel (repro/runs.py), and shared with the accuracy claims
+    data = accuracy_data(metafunc.config)
+    metafunc.parametrize("model, method, scenario", [
+        pytest.param(spec.model, spec.method, spec.scenario, id=case_id(spec),
+                     marks=[pytest.mark.paper_claims, pytest.mark.accuracy, pytest.mark.xdist_group("accuracy")])
+        for spec in accuracy_cases(data=data)])
 
 
-@pytest.mark.parametrize("model, method, scenario", grid())
 def test_accuracy_matches_baseline(model, method, scenario, evidence, baselines, request):
-    acc = evidence.accuracy(model, method, scenario)
-    assert 0 <= acc["before"] <= 1 and 0 <= acc["after"] <= 1
-    group = "accuracy" if evidence.data.data_root is None else "accuracy-real-data"
-    baselines.check(group, request.node.callspec.id,
-                    {"accuracy.before": round(acc["before"], 4), "accuracy.after": round(acc["after"], 4)})
+    runs = evidence.runs(model, method, scenario)
+    assert len(runs) == len(seeds_of(method, evidence.seeds)) and all(0 <= r["after"] <= 1 for r in runs)
+    data = evidence.data
+    group = "accuracy-real-data" if data.data_root is not None else f"accuracy-{data.benchmark}"
+    baselines.check(group, request.node.callspec.id, bl.accuracy_metrics(runs))

@@ -7,7 +7,7 @@ import pytest
 from repro import baselines as bl
 
 CASES = {"resnet18-fft": {"flops.exact.total": 1000, "memory.peak.simultaneous": 2048, "params.total": 10},
-         "resnet18-lora-r8-shift": {"accuracy.after": 0.91}}
+         "resnet18-lora-r8-shift-hard": {"accuracy.n": 5, "accuracy.after.mean": 0.91, "accuracy.after.sd": 0.02}}
 
 
 @pytest.fixture
@@ -30,11 +30,28 @@ def test_changed_metric_fails_with_the_diff(recorded):
         "flops.exact.total: 1,000 -> 1,100 (+10.00%), expected exactly 1,000"]
 
 
-def test_accuracy_within_band_passes_outside_fails():
-    base = {"accuracy.after": 0.91}
-    assert bl.compare({"accuracy.after": 0.93}, base) == []
-    assert bl.compare({"accuracy.after": 0.80}, base) == [
-        "accuracy.after: 0.9100 -> 0.8000, outside the band of +-0.05"]
+def test_a_seed_mean_moves_when_it_leaves_three_standard_errors():
+    base = {"accuracy.n": 5, "accuracy.after.mean": 0.91, "accuracy.after.sd": 0.02}
+    # standard error of the difference: sqrt(2 * 0.02^2 / 5) = 0.0126, three of them 0.038
+    assert bl.compare({**base, "accuracy.after.mean": 0.945}, base) == []
+    assert bl.compare({**base, "accuracy.after.mean": 0.95}, base) == [
+        "accuracy.after.mean: 0.9100 -> 0.9500, more than 3 standard errors (0.0379) apart"]
+    # the spread is what the rule reads, not a target: a new sd alone never fails
+    assert bl.compare({**base, "accuracy.after.sd": 0.05}, base) == []
+    # seeds that all agree (BN statistics alone): only the last digit may move
+    still = {"accuracy.n": 5, "accuracy.after.mean": 0.5, "accuracy.after.sd": 0.0}
+    assert bl.compare({**still, "accuracy.after.mean": 0.5005}, still) == []
+    assert bl.compare({**still, "accuracy.after.mean": 0.51}, still) != []
+
+
+def test_accuracy_metrics_summarise_the_seeds():
+    runs = [{"seed": s, "before": 0.1, "after": a, "curve": {25: a - 0.2, 50: a - 0.1, 100: a}}
+            for s, a in enumerate((0.5, 0.6, 0.7))]
+    m = bl.accuracy_metrics(runs)
+    assert m["accuracy.n"] == 3 and m["accuracy.after.mean"] == 0.6 and m["accuracy.after.sd"] == 0.1
+    assert m["accuracy.step25.mean"] == 0.4 and "accuracy.step100.mean" not in m
+    assert m["accuracy.after.seed2"] == 0.7 and m["accuracy.step50.seed0"] == 0.4
+    assert bl.compare({**m, "accuracy.after.seed2": 0.71}, m) == []  # the mean's rule decides
 
 
 def test_new_and_missing_metrics_are_named():
@@ -48,7 +65,7 @@ def test_update_keeps_cases_it_did_not_run_and_reports_the_diff(recorded):
                                                                                "params.total": 11}}, "params moved")
     assert diff == [["resnet18-fft", "params.total", 10, 11]]
     data = bl.load(recorded)
-    assert data["cases"]["resnet18-lora-r8-shift"] == CASES["resnet18-lora-r8-shift"]
+    assert data["cases"]["resnet18-lora-r8-shift-hard"] == CASES["resnet18-lora-r8-shift-hard"]
     assert [h["reason"] for h in data["history"]] == ["first recording", "params moved"]
 
 
@@ -104,7 +121,8 @@ def test_missing_file_says_how_to_record(tmp_path):
 
 
 def test_every_metric_has_a_tolerance():
-    for metric in ("params.total", "flops.paper.backward", "memory.categories.temp", "accuracy.after"):
+    for metric in ("params.total", "flops.paper.backward", "memory.categories.temp", "accuracy.after.mean",
+                   "accuracy.step25.sd", "accuracy.n", "accuracy.before.seed3"):
         bl.tolerance(metric)
     with pytest.raises(KeyError, match="no tolerance for metric 'seconds'"):
         bl.tolerance("seconds")

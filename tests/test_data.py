@@ -36,7 +36,8 @@ def test_scenarios_of_the_embedded_default():
 
 
 def test_unknown_scenario():
-    with pytest.raises(ValueError, match="unknown scenario 'drift'; valid scenarios: shift, unseen"):
+    with pytest.raises(ValueError, match="unknown scenario 'drift' for embedded digits; valid scenarios: shift, "
+                                         "unseen"):
         scenario_task("drift", DataSpec())
 
 

@@ -28,13 +28,7 @@ DOES_NOT_REPRODUCE = {
     "E-exact-224px": "GaLore adds under 3% at 224: its projections do not grow with the image, the convs do",
     "E-paper-224px": "GaLore adds under 1% at 224 under the paper's rules",
     "BE-paper-224px": "under the paper's rules LoRA never stops saving FLOPs up to r64",
-    # accuracy, embedded digits, 100 steps, mean of seeds 0-1 (see reports/claims.md for the numbers)
-    "F": "GaLore beats FFT by 15 points on MobileNetV2 unseen classes: stable, but not close to FFT",
-    "G": "LoRA/DoRA stay within 7 points of FFT on MobileNetV2",
-    "H-exact": "BN+H is both more accurate and cheaper than LoRA on ResNet-18 under the shift",
-    "H-paper": "BN+H is both more accurate and cheaper than LoRA on ResNet-18 under the shift",
-    "I": "BN+H stays within 7 points of FFT on every embedded task: none is hard enough",
-    "J": "LoRA at 50 steps is about as far along as GaLore at 50 steps",
+    # accuracy, glyph benchmark: filled in from the first measurement, see README
 }
 
 
@@ -43,7 +37,8 @@ def cases():
     # evidence; under `pytest -n` (--dist loadgroup) the group keeps them on one worker, which
     # trains each case once while the other workers take the cost grid.
     return [pytest.param(*case, id=claim_id(*case),
-                         marks=[pytest.mark.xdist_group("accuracy")] if case[0].kind == "accuracy" else [])
+                         marks=[pytest.mark.xdist_group("accuracy"), pytest.mark.accuracy]
+                         if case[0].kind == "accuracy" else [])
             for case in claim_cases()]
 
 
@@ -54,6 +49,8 @@ def test_claim(claim, convention, scale, evidence, claim_outcomes):
     data = evidence.data.describe() if claim.kind == "accuracy" else "analytic (no data)"
     claim_outcomes.append(Outcome(claim, convention, verdict, data, scale))
     key = claim_id(claim, convention, scale)
+    if verdict.holds is None:  # never a pass, and never a failure of the build: more seeds would decide it
+        pytest.xfail(f"inconclusive: {verdict.measured}")
     if key in DOES_NOT_REPRODUCE:
         if verdict.holds:
             pytest.fail(f"claim {key} now reproduces ({verdict.measured}); remove it from DOES_NOT_REPRODUCE")

@@ -25,7 +25,7 @@ CLAIMS = [
      "scale": "224px", "measured": "best 93.7%", "verdict": "holds", "why": "", "data": "analytic"},
 ]
 FIGURES = ["flops_vs_rank_32px.png", "memory_32px.png", "flops_vs_rank_224px.png", "memory_224px.png",
-           "accuracy_vs_cost.png"]
+           "accuracy_vs_cost.png", "learning_curves.png"]
 
 
 def metrics(model, method, rank):
@@ -45,14 +45,20 @@ def cost_group(suffix=""):
 
 
 def accuracy_group():
-    return {f"{model}-{method}" + ("-r8" if method in RANKED else "") + f"-{scenario}":
-            {"accuracy.before": 0.5, "accuracy.after": 0.6 + 0.05 * list(METHODS).index(method) / 2}
-            for model in ("resnet18", "mobilenet_v2") for method in METHODS for scenario in ("shift", "unseen")}
+    def acc(method, step):
+        return 0.5 + (0.1 + 0.05 * list(METHODS).index(method) / 2) * step / 100
+    return {f"{model}-{method}" + ("-r8" if method in RANKED else "") + f"-{task}":
+            {"accuracy.n": 5, "accuracy.before.mean": 0.5, "accuracy.before.sd": 0.0,
+             **{f"accuracy.step{s}.mean": acc(method, s) for s in (25, 50)},
+             **{f"accuracy.step{s}.sd": 0.01 for s in (25, 50)},
+             "accuracy.after.mean": acc(method, 100), "accuracy.after.sd": 0.02}
+            for model in ("resnet18", "mobilenet_v2") for method in METHODS
+            for task in ("shift-easy", "shift-hard", "unseen-easy", "unseen-hard")}
 
 
 @pytest.fixture
 def records(tmp_path):
-    groups = {"costs": cost_group(), "costs-224px": cost_group("-b8-224px"), "accuracy": accuracy_group()}
+    groups = {"costs": cost_group(), "costs-224px": cost_group("-b8-224px"), "accuracy-digits": accuracy_group()}
     for group, cases in groups.items():
         bl.update(tmp_path / "baselines" / "test-cpu" / bl.file_name(group), group, "test-cpu", {"torch": "x"}, cases,
                   "synthetic records for tests/test_report.py")

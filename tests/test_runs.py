@@ -1,0 +1,25 @@
+"""Runs in parallel processes give what each gives alone, whatever the number of workers."""
+
+import dataclasses
+
+from repro.runs import run_all
+from repro.training import AdaptSpec, adapt
+from repro.zoo import Recipe
+
+QUICK = Recipe(epochs=1, batch=128)
+SPEC = AdaptSpec("mobilenet_v2", "lora", 4, "unseen", steps=6, batch=16, recipe=QUICK, checkpoints=(3,))
+OTHER = dataclasses.replace(SPEC, method="fft", rank=None, seed=1)
+
+
+def numbers(r):
+    return r.before, r.after, r.loss_before, r.loss_after, r.curve
+
+
+def test_one_case_gives_the_same_numbers_alone_with_one_worker_and_with_two(monkeypatch, tmp_path):
+    monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path))
+    alone = numbers(adapt(SPEC))
+    one = run_all([SPEC], workers=1, progress=False)
+    two = run_all([OTHER, SPEC], workers=2, progress=False)
+    assert numbers(one[0]) == alone
+    assert numbers(two[1]) == alone and two[0].spec == OTHER  # results come back in the specs' order
+    assert [step for step, _ in alone[-1]] == [3, 6]
