@@ -200,7 +200,7 @@ def parser() -> argparse.ArgumentParser:
     pp.add_argument("--json", action="store_true", help="print the measurement record as JSON")
     pp.set_defaults(run=cmd_profile)
 
-    BENCHMARK_HELP = "the embedded data: digits (quick) or glyphs (where the accuracy claims are read)"
+    BENCHMARK_HELP = "the embedded data: digits (the default) or glyphs (harder; not yet calibrated, see README)"
     data_help = f"a local copy of CIFAR-10 / CIFAR-10-C / VWW (default: ${DATA_ROOT_ENV}, else embedded digits)"
     pt = sub.add_parser("pretrain", help="fill the base-model cache")
     pt.add_argument("--model", action="append", help="repeatable; default: the paper's four. " + MODEL_HELP)

@@ -1,5 +1,5 @@
-"""The glyph benchmark: an offline source task and four target tasks, easy and hard, that can separate
-the methods (issue 11). Nothing is downloaded: glyphs are rendered from the TrueType fonts inside
+"""The glyph benchmark: an offline source task and four target tasks, easy and hard, meant to separate
+the methods (issue 11); opt-in until its tasks meet their calibration (README, "Status"). Nothing is downloaded: glyphs are rendered from the TrueType fonts inside
 matplotlib's wheel and laid over photographs inside matplotlib's and scikit-learn's wheels.
 
     source       36 classes: the 26 Latin and 10 Greek capitals, in 12 faces (DejaVu Sans, DejaVu Serif,
@@ -16,8 +16,8 @@ matplotlib's wheel and laid over photographs inside matplotlib's and scikit-lear
 
 Every image is a function of (task, seed): all draws come from one torch.Generator, and rendering
 is per pixel (grid_sample), so the bytes are the same in every process and on any thread count.
-The knobs of each task are in KNOBS; README's calibration table says how they were chosen (on full
-fine-tuning, head-only and BN statistics only, never on the methods the claims are about).
+The knobs of each task are in KNOBS; README's calibration table says what they give on full
+fine-tuning, head-only and BN statistics alone, the only methods they may be chosen on.
 """
 
 from __future__ import annotations

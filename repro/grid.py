@@ -19,9 +19,9 @@ from repro.zoo import Recipe
 
 RANKS = (1, 2, 4, 8, 16, 32, 64)
 ACCURACY_RANK = 8
-# The accuracy protocol, fixed before any method was measured (README, "Calibration"): every method
-# gets the same steps, batch and seeds; each run is also read at CHECKPOINTS for the learning curves
-# of claim J. The grid keeps one model of each kind, standard and depthwise-separable: the runs
+# The accuracy protocol, fixed before any method ran under it, from the time budget alone: every
+# method gets the same steps, batch and seeds; each run is also read at CHECKPOINTS for the learning
+# curves of claim J. The grid keeps one model of each kind, standard and depthwise-separable: the runs
 # dominate the claims run's time, and the MobileNetV3s are in the cost grid.
 ACCURACY_SEEDS = (0, 1, 2, 3, 4)
 ACCURACY_STEPS = 100
