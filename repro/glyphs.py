@@ -1,6 +1,7 @@
-"""The glyph benchmark: an offline source task and four target tasks, easy and hard, meant to separate
-the methods (issue 11); opt-in until its tasks meet their calibration (README, "Status"). Nothing is downloaded: glyphs are rendered from the TrueType fonts inside
-matplotlib's wheel and laid over photographs inside matplotlib's and scikit-learn's wheels.
+"""The glyph benchmark: an offline source task and four target tasks, easy and hard, meant to separate the
+methods (issue 11); opt-in until its tasks meet their calibration (README, "Status"). Nothing is
+downloaded: glyphs are rendered from the TrueType fonts inside matplotlib's wheel and laid over
+photographs inside matplotlib's and scikit-learn's wheels.
 
     source       36 classes: the 26 Latin and 10 Greek capitals, in 12 faces (DejaVu Sans, DejaVu Serif,
                  STIX General, 4 styles each), random size, rotation, shear, position and colour, over a
