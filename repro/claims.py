@@ -2,9 +2,10 @@
 
 Each claim names the paper's words, where they come from, the condition we test them under, the
 metric it reads and a check. A check takes an Evidence (measurements on demand) and a FLOP
-convention where FLOPs are involved, and returns a Verdict: holds or not, the measured value, and
-why. Checks never look at anything but the measurements, so synthetic measurements can make each
-one pass and fail (tests/test_claims.py).
+convention where FLOPs are involved, and returns a Verdict: holds, does not reproduce or (accuracy
+claims, read on intervals over seeds) inconclusive, the measured value, and why. Checks never look at
+anything but the measurements, so synthetic measurements can make each one pass and fail
+(tests/test_claims.py), and stored records can give the same verdicts again (RecordedEvidence).
 """
 
 from __future__ import annotations
