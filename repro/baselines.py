@@ -210,6 +210,16 @@ def accuracy_metrics(runs: list[dict]) -> dict:
     return m
 
 
+def accuracy_runs(metrics: dict, steps: int) -> list[dict]:
+    """The seeds back out of `accuracy_metrics` (the run's last step, `after`, is `steps`)."""
+    seeds = sorted(int(k.rsplit("seed", 1)[1]) for k in metrics if k.startswith("accuracy.after.seed"))
+    checkpoints = sorted(int(k.split(".")[1].removeprefix("step")) for k in metrics
+                         if k.startswith("accuracy.step") and k.endswith(".mean"))
+    return [{"seed": s, "before": metrics[f"accuracy.before.seed{s}"], "after": metrics[f"accuracy.after.seed{s}"],
+             "curve": {**{c: metrics[f"accuracy.step{c}.seed{s}"] for c in checkpoints},
+                       steps: metrics[f"accuracy.after.seed{s}"]}} for s in seeds]
+
+
 def cost_metrics(record) -> dict:
     """The analytic metrics of a measurement record, flat."""
     m = {f"params.{k}": v for k, v in record.params.items()}

@@ -55,7 +55,10 @@ class Verdict:
 
     @property
     def status(self) -> str:
-        return {True: HOLDS, False: NO, None: INCONCLUSIVE}[self.holds]
+        return STATUS_OF[self.holds]
+
+
+STATUS_OF = {True: HOLDS, False: NO, None: INCONCLUSIVE}
 
 
 @dataclass(frozen=True)
@@ -196,18 +199,18 @@ def check_dora_dropout(e: Evidence, convention=None) -> Verdict:
 
 
 # ---- accuracy ------------------------------------------------------------------------------
-# Read on the glyph benchmark (repro/glyphs.py): per case the runs of ACCURACY_SEEDS, compared with
-# FFT paired by seed, each part of a claim decided on its 95% interval (repro/stats.py). Each check's
-# docstring is its reading of the paper's words, written before any of them was measured.
+# Read on the evidence's data (the embedded digits by default, --benchmark glyphs, or real data): per
+# case the runs of ACCURACY_SEEDS, compared with FFT paired by seed, each part of a claim decided on its
+# 95% interval (repro/stats.py). Each check's docstring is its reading of the paper's words, written
+# before any of them was measured.
 
 ACC_MODELS = ACCURACY_MODELS
 ACC_MOBILENETS = tuple(m for m in ACCURACY_MODELS if m.startswith("mobilenet"))
-VERDICT_OF = {HOLDS: True, NO: False, INCONCLUSIVE: None}
 
 
-def afters(e, model, method, task, step=None) -> list[float]:
-    """Per seed, in seed order: the test accuracy after the run, or at `step` of its curve."""
-    return [r["after"] if step is None else r["curve"][step] for r in e.runs(model, method, task)]
+def afters(e, model, method, task) -> list[float]:
+    """Per seed, in seed order: the test accuracy after the run."""
+    return [r["after"] for r in e.runs(model, method, task)]
 
 
 def gap(e, model, method, task) -> Summary:
@@ -220,7 +223,7 @@ def cell(model, task, method=None) -> str:
 
 
 def _verdict(status, measured, why="") -> Verdict:
-    return Verdict(VERDICT_OF[status], measured, why)
+    return Verdict({s: h for h, s in STATUS_OF.items()}[status], measured, why)
 
 
 def check_f(e: Evidence, convention=None) -> Verdict:
@@ -426,17 +429,13 @@ class RecordedEvidence(_Tasks):
         self.records, self._costs, self.data = records, costs, data or DataSpec()
 
     def runs(self, model, method, scenario):
+        from repro.baselines import accuracy_runs
         from repro.grid import accuracy_run, case_id
 
         case = case_id(accuracy_run(model, method, scenario, 0, self.data))
         if case not in self.records:
             raise KeyError(f"no record of {case}")
-        m = self.records[case]
-        seeds = sorted(int(k.rsplit("seed", 1)[1]) for k in m if k.startswith("accuracy.after.seed"))
-        steps = sorted(int(k.split(".")[1][4:]) for k in m if k.startswith("accuracy.step") and k.endswith(".mean"))
-        return [{"seed": s, "before": m[f"accuracy.before.seed{s}"], "after": m[f"accuracy.after.seed{s}"],
-                 "curve": {**{st: m[f"accuracy.step{st}.seed{s}"] for st in steps}, ACCURACY_STEPS:
-                           m[f"accuracy.after.seed{s}"]}} for s in seeds]
+        return accuracy_runs(self.records[case], ACCURACY_STEPS)
 
     def cost(self, model, method, rank=None):
         return self._costs.cost(model, method, rank)
@@ -471,10 +470,6 @@ class MeasuredEvidence(_Tasks):
 
     def runs(self, model, method, scenario):
         return self._runs()[model, method, scenario]
-
-    def results(self) -> list:
-        """Every AdaptResult of the accuracy grid, run once, all at once in parallel (repro/runs.py)."""
-        return self._all()
 
     @functools.cache  # noqa: B019 (one evidence per session; the cache is the point)
     def _all(self):

@@ -202,16 +202,21 @@ class DataSpec:
     def scenarios(self) -> tuple[str, ...]:
         from repro.glyphs import TASKS
 
-        return TASKS if self.data_root is None and self.benchmark == "glyphs" else SCENARIOS
+        return TASKS if self.uses_glyphs else SCENARIOS
+
+    @property
+    def uses_glyphs(self) -> bool:
+        """The glyph benchmark, unless a data root (here or in $REPRO_DATA_ROOT) points at real data."""
+        return self.benchmark == "glyphs" and data_root(self.data_root) is None
 
 
 GLYPHS = DataSpec(benchmark="glyphs")
 
 
 def source_task(spec: DataSpec) -> Task:
-    root = data_root(spec.data_root)
-    if root is None and spec.benchmark == "glyphs":
+    if spec.uses_glyphs:
         return _glyph_task("source", spec)
+    root = data_root(spec.data_root)
     if root is None:
         train, test = digits(spec.size, spec.seed, classes=range(5))
         return Task("source", train, test, 5, spec.describe())
@@ -229,9 +234,9 @@ def scenario_task(scenario: str, spec: DataSpec) -> Task:
     if scenario not in spec.scenarios:
         raise ValueError(f"unknown scenario {scenario!r} for {spec.describe()}; valid scenarios: "
                          f"{', '.join(spec.scenarios)}")
-    root = data_root(spec.data_root)
-    if root is None and spec.benchmark == "glyphs":
+    if spec.uses_glyphs:
         return _glyph_task(scenario, spec)
+    root = data_root(spec.data_root)
     if root is None:
         if scenario == "shift":
             train, test = digits(spec.size, spec.seed, classes=range(5))

@@ -89,6 +89,7 @@ def _photo_paths() -> list[Path]:
             sample_images / "china.jpg", sample_images / "flower.jpg"]  # CC BY 2.0
 
 
+@cache  # read once per process: every base-model cache lookup asks for it
 def assets_digest() -> str:
     """A hash of every font and photograph the benchmark reads: part of the base-model cache key, so a
     matplotlib or scikit-learn release that changes a file retrains instead of reusing stale weights."""

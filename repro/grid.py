@@ -30,11 +30,10 @@ CHECKPOINTS = (25, 50)
 ACCURACY_MODELS = ("resnet18", "mobilenet_v2")
 # Pretraining on the 36 glyph classes: 8 epochs of 14,400 images, 1,800 steps (README gives the source accuracies)
 GLYPH_RECIPE = Recipe(epochs=8)
-REFERENCE_METHODS = ("fft", "head", "bn_stats_only")  # the only methods a task's knobs were chosen on
 
 
 def recipe_for(data: DataSpec) -> Recipe:
-    return GLYPH_RECIPE if data.benchmark == "glyphs" and not data.data_root else Recipe()
+    return GLYPH_RECIPE if data.uses_glyphs else Recipe()
 
 
 def accuracy_run(model: str, method: str, scenario: str, seed: int, data: DataSpec = DataSpec()) -> AdaptSpec:

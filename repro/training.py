@@ -51,7 +51,8 @@ def set_bn_stats(model: nn.Module, policy: str) -> None:
 
 def train_steps(model, optimizer, split: Split, steps: int, batch: int, seed: int, bn_stats: str = "update",
                 scheduler=None, progress: str | None = None, after_step=None) -> None:
-    """`after_step(step)`, if given, runs after each step (1-based), e.g. to evaluate checkpoints."""
+    """`after_step(step)`, if given, runs after each step (1-based), e.g. to evaluate checkpoints; it
+    must hand the model back in the mode it found it."""
     set_bn_stats(model, bn_stats)
     for step, (x, y) in enumerate(tqdm(_batches(split, batch, steps, seed), total=steps, desc=progress,
                                        disable=progress is None, leave=False), 1):
@@ -62,7 +63,6 @@ def train_steps(model, optimizer, split: Split, steps: int, batch: int, seed: in
             scheduler.step()
         if after_step is not None:
             after_step(step)
-            set_bn_stats(model, bn_stats)  # evaluate() left the model in eval mode
 
 
 @torch.no_grad()
@@ -160,6 +160,7 @@ def adapt(spec: AdaptSpec, progress: bool = False) -> AdaptResult:
         def checkpoint(step):  # the same run read at several steps, not separate runs
             if step in spec.checkpoints and step != spec.steps:
                 curve.append((step, evaluate(model, task.test)[0]))
+                set_bn_stats(model, bn_stats)  # evaluate() left the model in eval mode
 
         train_steps(model, optimizer, task.train, spec.steps, spec.batch, spec.seed, bn_stats,
                     progress=f"adapt {spec.id}" if progress else None, after_step=checkpoint)

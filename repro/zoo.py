@@ -61,7 +61,7 @@ def cache_key(model: str, data: DataSpec, recipe: Recipe) -> str:
 
 def _glyph_key(data: DataSpec) -> dict:
     """The glyph source task's renderer version, knobs and files: a change in any retrains."""
-    if data.benchmark != "glyphs" or data.data_root:
+    if not data.uses_glyphs:
         return {}
     return {"glyphs": [glyphs.VERSION, repr(glyphs.KNOBS["source"]), glyphs.assets_digest()]}
 
