@@ -35,7 +35,7 @@ PHASES = ("forward", "backward", "optimizer", "total")
 
 def format_measurement(m: Measurement) -> str:
     p, env = m.params, m.env
-    head = (f"{m.spec.id}  ({env['platform']}, {env['device']}, torch {env['torch']}, peft {env['peft']})\n"
+    head = (f"{m.spec.key}  ({env['platform']}, {env['device']}, torch {env['torch']}, peft {env['peft']})\n"
             f"parameters: {p['trainable']:,} trainable of {p['total']:,} "
             f"({100 * p['trainable'] / p['total']:.2f}%)")
     flops = tabulate([[c, *(f"{m.flops[c][ph] / 1e6:,.1f}" for ph in PHASES)] for c in CONVENTIONS],
@@ -83,7 +83,7 @@ def cmd_profile(args) -> int:
     check_device(spec.device)
     if not args.json:
         how = ", on fake tensors" if spec.analytic else ""
-        print(f"profiling {spec.id} (one counted step, two tracked iterations{how}) ...", file=sys.stderr)
+        print(f"profiling {spec.key} (one counted step, two tracked iterations{how}) ...", file=sys.stderr)
     record = profile(spec)
     print(record.to_json() if args.json else format_measurement(record))
     return 0
@@ -113,8 +113,8 @@ def cmd_adapt(args) -> int:
     results = [adapt(spec, progress=True)]
     if args.scenario.startswith("shift"):
         results.append(bn_stats_only(args.model, args.scenario, data, recipe=spec.recipe))
-    print(tabulate([[r.spec.id, f"{100 * r.before:.1f}%", f"{100 * r.after:.1f}%", f"{r.loss_before:.4f}",
-                     f"{r.loss_after:.4f}", f"{r.seconds:.1f}"] for r in results],
+    print(tabulate([[f"{r.spec.key} seed {r.spec.seed}", f"{100 * r.before:.1f}%", f"{100 * r.after:.1f}%",
+                     f"{r.loss_before:.4f}", f"{r.loss_after:.4f}", f"{r.seconds:.1f}"] for r in results],
                    headers=["case", "before", "after", "test loss before", "after", "seconds"]))
     print(f"data: {results[0].data_source}")
     return 0
@@ -159,10 +159,11 @@ def _names(text: str) -> list[str]:
 
 
 def cmd_report(args) -> int:
-    from repro.baselines import platform_name
+    from repro.baselines import check_platform, platform_name
     from repro.report import build, load_inputs
 
-    inputs = load_inputs(Path(args.results), Path(args.baselines_dir), args.platform or platform_name(args.device))
+    platform = check_platform(args.platform, "--platform") if args.platform else platform_name(args.device)
+    inputs = load_inputs(Path(args.results), Path(args.baselines_dir), platform)
     for problem in inputs.missing:
         print(f"missing: {problem}", file=sys.stderr)
     print(f"report: {build(inputs, Path(args.out))}")

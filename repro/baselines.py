@@ -16,6 +16,7 @@ import json
 import math
 import os
 import platform as _platform
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,18 @@ from repro.files import write_atomic
 
 SCHEMA_VERSION = 1
 UPDATE_HINT = 'pytest -m paper_claims --update-baselines --baseline-reason "<why>"'
+CONSTRAINTS = "constraints/x86_64.txt"  # the versions the x86_64 baselines were recorded with
+
+
+class BaselineError(ValueError):
+    pass
+
+
+def update_hint(case: str | None = None) -> str:
+    """The command that re-records one case (`-k "[case]"` matches its test id exactly), or all."""
+    if case is None:
+        return UPDATE_HINT
+    return f'pytest -m paper_claims -k "[{case}]" --update-baselines --baseline-reason "<why>"'
 
 SCHEMA = {
     "type": "object",
@@ -135,11 +148,37 @@ def file_name(group: str, device: str = "cpu") -> str:
 
 def platform_name(device: str = "cpu") -> str:
     """x86_64-cpu, aarch64-cuda, ...; $REPRO_PLATFORM overrides (the Jetson runner sets jetson-orin)."""
-    return os.environ.get("REPRO_PLATFORM") or f"{_platform.machine()}-{'cuda' if device.startswith('cuda') else 'cpu'}"
+    name = os.environ.get("REPRO_PLATFORM")
+    if name is not None:
+        return check_platform(name, "$REPRO_PLATFORM")
+    return f"{_platform.machine()}-{'cuda' if device.startswith('cuda') else 'cpu'}"
 
 
-class BaselineError(ValueError):
-    pass
+def check_platform(name: str, where: str = "the platform") -> str:
+    """A platform key becomes a folder under baselines/: a plain name, never a path (../x would write
+    outside the folder)."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise BaselineError(f"{where} {name!r} is not a plain name (letters, digits, '_', '.', '-', starting with a "
+                            f"letter or digit), so it cannot name a folder under baselines/; use e.g. jetson-orin")
+    return name
+
+
+# What a baseline's numbers depend on beyond the code: a mismatch is said before any metric diff.
+ENVIRONMENT_KEYS = ("torch", "torchvision", "peft", "galore-torch", "transformers", "python", "platform")
+
+
+def environment_mismatch(recorded: dict, running: dict) -> str | None:
+    """One sentence naming what differs between the environment a file was recorded in and this one,
+    or None. Python is compared to the minor version; a key the file did not record is not compared."""
+    def norm(key, value):
+        return ".".join(str(value).split(".")[:2]) if key == "python" and value else value
+
+    diffs = [f"{k} {recorded[k]}, running {running.get(k)}" for k in ENVIRONMENT_KEYS
+             if k in recorded and norm(k, recorded[k]) != norm(k, running.get(k))]
+    if not diffs:
+        return None
+    return (f"recorded with {'; '.join(diffs)}: re-record, or install the recorded versions "
+            f"(pip install -c {CONSTRAINTS} ...)")
 
 
 def load(path: Path) -> dict:

@@ -18,7 +18,6 @@ Real data, when `data_root` points at a local copy (nothing is downloaded):
 
 from __future__ import annotations
 
-import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +27,8 @@ import torch
 import torch.nn.functional as F
 
 from repro.corruptions import corrupt
+from repro.specs import BENCHMARKS, DATA_ROOT_ENV, SCENARIOS, DataSpec, data_root  # noqa: F401 (re-exported)
 
-DATA_ROOT_ENV = "REPRO_DATA_ROOT"
-SCENARIOS = ("shift", "unseen")  # digits and real data
-BENCHMARKS = ("digits", "glyphs")
 # The embedded shift: one corruption of each family (noise, blur, weather, digital), severity 5.
 SHIFT_MIX = ("gaussian_noise", "defocus_blur", "fog", "contrast")
 SHIFT_SEVERITY = 5
@@ -96,18 +93,6 @@ def shifted(split: Split, seed: int) -> Split:
 
 
 # ---- real datasets --------------------------------------------------------------------------
-
-def data_root(explicit: str | Path | None = None) -> Path | None:
-    """--data-root, else $REPRO_DATA_ROOT, else None (the embedded default)."""
-    root = explicit or os.environ.get(DATA_ROOT_ENV)
-    if not root:
-        return None
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"data root {root} is not a directory; create it or drop --data-root "
-                                f"(and ${DATA_ROOT_ENV}) to use the embedded default")
-    return root
-
 
 def _require(path: Path, layout: str) -> Path:
     if not path.exists():
@@ -181,34 +166,6 @@ def vww(root: Path, size: int = 32) -> Split:
 
 
 # ---- what the base model learns, and what adaptation sees ------------------------------------
-
-@dataclass(frozen=True)
-class DataSpec:
-    size: int = 32
-    seed: int = 0
-    data_root: str | None = None
-    corruption: str = "gaussian_noise"  # real-data shift: which CIFAR-10-C corruption
-    severity: int = 5
-    benchmark: str = "digits"  # the embedded data when data_root is None: BENCHMARKS
-
-    def __post_init__(self):
-        if self.benchmark not in BENCHMARKS:
-            raise ValueError(f"unknown benchmark {self.benchmark!r}; valid benchmarks: {', '.join(BENCHMARKS)}")
-
-    def describe(self) -> str:
-        return f"real data under {self.data_root}" if self.data_root else f"embedded {self.benchmark}"
-
-    @property
-    def scenarios(self) -> tuple[str, ...]:
-        from repro.glyphs import TASKS
-
-        return TASKS if self.uses_glyphs else SCENARIOS
-
-    @property
-    def uses_glyphs(self) -> bool:
-        """The glyph benchmark, unless a data root (here or in $REPRO_DATA_ROOT) points at real data."""
-        return self.benchmark == "glyphs" and data_root(self.data_root) is None
-
 
 GLYPHS = DataSpec(benchmark="glyphs")
 

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from repro.corruptions import corrupt
+from repro.specs import GLYPH_TASKS
 
 LATIN = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 GREEK = "ΓΔΘΛΞΠΣΦΨΩ"  # the Greek capitals that do not look like a Latin one
@@ -42,7 +43,7 @@ SOURCE_FACES = ("DejaVuSans", "DejaVuSans-Bold", "DejaVuSans-Oblique", "DejaVuSa
                 "DejaVuSerif", "DejaVuSerif-Bold", "DejaVuSerif-Italic", "DejaVuSerif-BoldItalic",
                 "STIXGeneral", "STIXGeneralBol", "STIXGeneralItalic", "STIXGeneralBolIta")
 HELD_OUT_FACES = ("DejaVuSansMono", "DejaVuSansMono-Bold", "DejaVuSansMono-Oblique", "DejaVuSansMono-BoldOblique")
-TASKS = ("shift-easy", "shift-hard", "unseen-easy", "unseen-hard")
+TASKS = GLYPH_TASKS
 ATLAS = 64  # glyphs are rendered once at this size and resampled per image
 VERSION = 1  # bump when the rendering changes in a way KNOBS does not show (it is in the cache key)
 

@@ -10,24 +10,24 @@ from __future__ import annotations
 
 import dataclasses
 
-from repro.data import DataSpec
-from repro.methods import METHODS, PAPER_METHODS, RANKED
-from repro.models import MODELS, PAPER_MODELS
-from repro.profile import CaseSpec
-from repro.training import AdaptSpec
-from repro.zoo import Recipe
+from repro.methods import METHODS
+from repro.models import MODELS
+from repro.protocol import (  # noqa: F401
+    ACCURACY_BATCH,
+    ACCURACY_MODELS,
+    ACCURACY_RANK,
+    ACCURACY_SEEDS,
+    ACCURACY_STEPS,
+    CHECKPOINTS,
+    PAPER_BATCHES,
+    PAPER_METHODS,
+    PAPER_MODELS,
+    PAPER_SIZE,
+    RANKED,
+    RANKS,
+)
+from repro.specs import AdaptSpec, CaseSpec, DataSpec, Recipe
 
-RANKS = (1, 2, 4, 8, 16, 32, 64)
-ACCURACY_RANK = 8
-# The accuracy protocol, fixed before any method ran under it, from the time budget alone: every
-# method gets the same steps, batch and seeds; each run is also read at CHECKPOINTS for the learning
-# curves of claim J. The grid keeps one model of each kind, standard and depthwise-separable: the runs
-# dominate the claims run's time, and the MobileNetV3s are in the cost grid.
-ACCURACY_SEEDS = (0, 1, 2, 3, 4)
-ACCURACY_STEPS = 100
-ACCURACY_BATCH = 16
-CHECKPOINTS = (25, 50)
-ACCURACY_MODELS = ("resnet18", "mobilenet_v2")
 # Pretraining on the 36 glyph classes: 8 epochs of 14,400 images, 1,800 steps (README gives the source accuracies)
 GLYPH_RECIPE = Recipe(epochs=8)
 
@@ -49,11 +49,6 @@ def cost_cases(models=PAPER_MODELS, methods=PAPER_METHODS, ranks=RANKS) -> list[
             for rank in (ranks if method in RANKED else (None,))]
 
 
-# ImageNet resolution, as the paper's models are published; the paper gives no batch (paper.md section 2)
-PAPER_SIZE = 224
-PAPER_BATCHES = (1, 8, 32)
-
-
 def paper_scale_cases(batches=PAPER_BATCHES, **grid) -> list[CaseSpec]:
     """The cost grid at 224 x 224 for each batch, profiled on fake tensors (seconds a case on a CPU)."""
     return [dataclasses.replace(spec, batch=batch, size=PAPER_SIZE, analytic=True)
@@ -71,16 +66,6 @@ def accuracy_cases(models=ACCURACY_MODELS, methods=(*PAPER_METHODS, "bn_stats_on
 
 def seeds_of(method: str, seeds=ACCURACY_SEEDS) -> tuple[int, ...]:
     return seeds[:1] if method == "bn_stats_only" else tuple(seeds)
-
-
-def case_id(spec) -> str:
-    """Test ids that read like sentences: mobilenet_v2-lora-r8, mobilenet_v2-lora-r8-shift,
-    mobilenet_v2-lora-r8-b32-224px (batch and size are named where they are not 8 and 32)."""
-    rank = f"-r{spec.rank}" if spec.rank is not None else ""
-    if isinstance(spec, AdaptSpec):
-        return f"{spec.model}-{spec.method}{rank}-{spec.scenario}"
-    scale = f"-b{spec.batch}-{spec.size}px" if (spec.batch, spec.size) != (8, 32) else ""
-    return f"{spec.model}-{spec.method}{rank}{scale}"
 
 
 # The smoke subset every commit runs: one standard and one depthwise-separable model, the methods

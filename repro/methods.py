@@ -9,29 +9,16 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from repro.models import head_name
+from repro.protocol import PAPER_METHODS, RANKED  # noqa: F401 (re-exported)
+from repro.specs import MethodOptions
 
 TARGET_POLICIES = ("pointwise+regular", "all")
 OPTIMIZERS = ("adamw", "sgd")
-
-
-@dataclass(frozen=True)
-class MethodOptions:
-    """Knobs shared by the methods. Defaults follow the paper author's code where it is known."""
-
-    optimizer: str = "adamw"
-    lr: float = 1e-3
-    lora_alpha: float | None = None  # None: alpha = rank, so the adapter's scaling is 1 at every rank
-    lora_dropout: float = 0.0  # > 0 makes peft's DoRA run the base conv twice (+60-73% forward FLOPs)
-    targets: str = "pointwise+regular"
-    head: str | None = None  # the classifier head's module name; None: the last Linear (--head)
-    update_proj_gap: int = 200  # GaLore: SVD every this many steps (author's fork default)
-    galore_scale: float = 1.0
 
 
 def _optimizer(params, opts: MethodOptions) -> torch.optim.Optimizer:
@@ -253,8 +240,6 @@ METHODS = {
     "boft": lambda model, rank, opts: _peft(model, rank, opts, "boft"),
     "ia3": lambda model, rank, opts: _peft(model, rank, opts, "ia3"),
 }
-PAPER_METHODS = ("fft", "bn_head", "head", "lora", "dora", "galore")
-RANKED = ("lora", "dora", "galore", "loha", "lokr", "oft", "boft")
 
 
 def apply_method(model: nn.Module, method: str, rank: int | None = None,

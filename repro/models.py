@@ -21,6 +21,8 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
+from repro.protocol import PAPER_MODELS  # noqa: F401 (re-exported)
+
 MODELS = {
     # the paper's four
     "resnet18": lambda num_classes: tvm.resnet18(num_classes=num_classes),
@@ -37,7 +39,6 @@ MODELS = {
     "regnet_x_400mf": lambda num_classes: tvm.regnet_x_400mf(num_classes=num_classes),
     "regnet_y_400mf": lambda num_classes: tvm.regnet_y_400mf(num_classes=num_classes),
 }
-PAPER_MODELS = ("resnet18", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large")
 ENTRY_POINT_GROUP = "repro.models"
 FACTORY_FORM = "a registered name, an entry point of the group repro.models, or package.module:factory " \
                "(a callable taking num_classes)"

@@ -24,43 +24,15 @@ from repro.determinism import cpu_capability, seeded
 from repro.fake import AnalyticMode, to_fake
 from repro.flops import count_step_flops
 from repro.memory import track_memory
-from repro.methods import MethodOptions, apply_method
+from repro.methods import apply_method
 from repro.models import build_model
+from repro.specs import CaseSpec
 
 SCHEMA_VERSION = 1
 LOSSES = {
     "cross_entropy": F.cross_entropy,
     "sum": lambda out, _: out.sum(),  # what the paper's profiler back-propagates
 }
-
-
-@dataclass(frozen=True)
-class CaseSpec:
-    model: str
-    method: str
-    rank: int | None = None
-    batch: int = 8
-    size: int = 32
-    num_classes: int = 10
-    seed: int = 0
-    optimizer: str = "adamw"
-    lr: float = 1e-3
-    loss: str = "cross_entropy"
-    targets: str = "pointwise+regular"
-    head: str | None = None  # the classifier head's module name; None: the last Linear
-    lora_dropout: float = 0.0
-    update_proj_gap: int = 200
-    device: str = "cpu"
-    analytic: bool = False  # run the step on fake tensors: exact FLOPs and memory, no data, no timing
-
-    @property
-    def id(self) -> str:
-        rank = f"-r{self.rank}" if self.rank is not None else ""
-        return f"{self.model}-{self.method}{rank}-b{self.batch}-{self.size}px"
-
-    def options(self) -> MethodOptions:
-        return MethodOptions(optimizer=self.optimizer, lr=self.lr, lora_dropout=self.lora_dropout,
-                             targets=self.targets, update_proj_gap=self.update_proj_gap, head=self.head)
 
 
 @dataclass(frozen=True)
@@ -91,7 +63,7 @@ def environment(device: str) -> dict:
 
     return {
         "torch": torch.__version__,
-        **{d: version(d) for d in ("torchvision", "peft", "galore-torch")},
+        **{d: version(d) for d in ("torchvision", "peft", "galore-torch", "transformers")},
         "python": platform.python_version(),
         "platform": f"{platform.system()}-{platform.machine()}",
         "device": torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu",

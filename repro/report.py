@@ -29,11 +29,11 @@ from tabulate import tabulate  # noqa: E402
 from repro import baselines as bl  # noqa: E402
 from repro.claims import SCALES as CLAIM_SCALES  # noqa: E402
 from repro.data import GLYPHS, SCENARIOS  # noqa: E402
-from repro.grid import ACCURACY_RANK, ACCURACY_STEPS, CHECKPOINTS, PAPER_SIZE, RANKS, case_id  # noqa: E402
+from repro.files import write_atomic, write_text  # noqa: E402
+from repro.grid import ACCURACY_RANK, ACCURACY_STEPS, CHECKPOINTS, PAPER_SIZE, RANKS  # noqa: E402
 from repro.methods import PAPER_METHODS, RANKED  # noqa: E402
 from repro.models import PAPER_MODELS  # noqa: E402
-from repro.profile import CaseSpec  # noqa: E402
-from repro.training import AdaptSpec  # noqa: E402
+from repro.specs import AdaptSpec, CaseSpec  # noqa: E402
 
 RESULTS_SCHEMA = 1
 GROUPS = ("costs", "costs-224px", "accuracy-digits")
@@ -66,14 +66,10 @@ class Inputs:
 
 def write_results(path: Path, measured: dict, claims: list, environment: dict) -> None:
     """What a pytest run measured, for the report: results.json (flat metrics, as the baselines hold them)."""
-    from repro.files import write_atomic
-
     environment = {**environment, "date": datetime.date.today().isoformat()}
     data = {"schema": RESULTS_SCHEMA, "environment": environment, "claims": claims,
             "measured": {g: dict(sorted(cases.items())) for g, cases in sorted(measured.items())}}
-    text = json.dumps(data, indent=1, sort_keys=True) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, lambda f: f.write(text.encode()))
+    write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 def load_inputs(results: Path, baselines_dir: Path, platform: str) -> Inputs:
@@ -147,7 +143,7 @@ def by_scale(rows: list[dict]) -> list[dict]:
 
 def _case(model, method, rank, scale):
     """The case id the tests record a cost case under, at one of the claims' scales."""
-    return case_id(CaseSpec(model, method, rank, **CLAIM_SCALES[scale]))
+    return CaseSpec(model, method, rank, **CLAIM_SCALES[scale]).key
 
 
 def _at(scale):
@@ -290,7 +286,7 @@ def accuracy_vs_cost(accuracy: dict, costs: dict, path: Path) -> list[str]:
             points = []
             for method in METHODS:
                 rank = ACCURACY_RANK if method in RANKED else None
-                acc = accuracy.get(case_id(AdaptSpec(model, method, rank, task)))
+                acc = accuracy.get(AdaptSpec(model, method, rank, task).key)
                 cost = costs.get(_case(model, method, rank, "32px"))
                 if acc is None:
                     continue  # the accuracy grid covers some models only
@@ -325,8 +321,7 @@ def learning_curves(accuracy: dict, path: Path) -> None:
     for row, model in zip(axes, models, strict=True):
         for ax, task in zip(row, tasks, strict=True):
             for method in METHODS:
-                acc = accuracy.get(case_id(AdaptSpec(model, method, ACCURACY_RANK if method in RANKED else None,
-                                                     task)))
+                acc = accuracy.get(AdaptSpec(model, method, ACCURACY_RANK if method in RANKED else None, task).key)
                 if acc is None:
                     continue
                 readings = [(0, "before"), *((c, f"step{c}") for c in CHECKPOINTS), (ACCURACY_STEPS, "after")]
@@ -359,7 +354,8 @@ def pareto(points):
 def _save(fig, path: Path, tight: bool = True) -> None:
     if tight:
         fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})  # no version stamp: same inputs, same bytes
+    # no version stamp: same inputs, same bytes
+    write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=110, metadata={"Software": None}))
     plt.close(fig)
 
 
@@ -433,8 +429,8 @@ def build(inputs: Inputs, out: Path) -> Path:
            "", "Read from:", "", *[f"* {s}" for s in inputs.sources], ""]
 
     text = "\n".join(md)
-    (out / "index.md").write_text(text)
-    (out / "index.html").write_text(to_html(text, out))
+    write_text(out / "index.md", text)
+    write_text(out / "index.html", to_html(text, out))
     return out / "index.md"
 
 

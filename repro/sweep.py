@@ -17,7 +17,8 @@ from tqdm.auto import tqdm
 
 from repro import report
 from repro.baselines import cost_metrics
-from repro.grid import RANKS, case_id
+from repro.files import write_text
+from repro.grid import RANKS
 from repro.methods import METHODS, RANKED
 from repro.models import build_model, head_name
 from repro.profile import CaseSpec, profile
@@ -54,7 +55,8 @@ class Sweep:
 
     def case(self, model: str, method: str, rank: int | None) -> str:
         """The id of one of this sweep's cases (the report's figures look cases up by it)."""
-        return case_id(CaseSpec(model, method, rank, batch=self.batch, size=self.size))
+        return CaseSpec(model, method, rank, batch=self.batch, size=self.size, num_classes=self.num_classes,
+                        head=self.head).key
 
 
 def run(sweep: Sweep, progress: bool = True) -> tuple[dict, dict]:
@@ -65,11 +67,11 @@ def run(sweep: Sweep, progress: bool = True) -> tuple[dict, dict]:
     costs, failed = {}, {}
     for spec in tqdm(sweep.specs(), desc=f"sweep {sweep.model}", disable=not progress):
         try:
-            costs[case_id(spec)] = cost_metrics(profile(spec, timed_steps=0))
+            costs[spec.key] = cost_metrics(profile(spec, timed_steps=0))
         except ValueError as err:
             if spec.method == "fft":
                 raise  # the reference of every saving
-            failed[case_id(spec)] = str(err)
+            failed[spec.key] = str(err)
     return costs, failed
 
 
@@ -77,7 +79,7 @@ def table(sweep: Sweep, costs: dict, failed: dict) -> list[list]:
     fft = costs[sweep.case(sweep.model, "fft", None)]
     rows = []
     for spec in sweep.specs():
-        key = case_id(spec)
+        key = spec.key
         rank = spec.rank if spec.rank is not None else ""
         if key in failed:
             rows.append([spec.method, rank, "cannot (below)", "", "", "", ""])
@@ -128,6 +130,6 @@ def write(sweep: Sweep, costs: dict, failed: dict, out: Path) -> Path:
           "The rows differ only in how a grouped conv's weight gradient is counted (exact, and the paper's rules).",
           "", "![Memory](figures/memory.png)", ""]
     text = "\n".join(md)
-    (out / "index.md").write_text(text)
-    (out / "index.html").write_text(report.to_html(text, out))
+    write_text(out / "index.md", text)
+    write_text(out / "index.html", report.to_html(text, out))
     return out / "index.md"

@@ -1,4 +1,4 @@
-"""Short, seeded training: pretraining the base models and adapting them to a scenario.
+"""Short, seeded adaptation of a pretrained base model to a scenario (the loops: repro/loops.py).
 
     result = adapt(AdaptSpec("mobilenet_v2", "lora", rank=8, scenario="shift"))
     result.before, result.after   # target test accuracy before and after the update
@@ -7,18 +7,17 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import torch
-import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
-from repro.data import DataSpec, Split, scenario_task
+from repro.data import DataSpec, scenario_task
 from repro.determinism import deterministic, seeded
-from repro.methods import RANKED, MethodOptions, apply_method, require_rank
+from repro.loops import evaluate, reestimate_bn_stats, set_bn_stats, train_steps  # noqa: F401 (re-exported)
+from repro.methods import RANKED, apply_method, require_rank
 from repro.models import build_model, replace_head
-from repro.zoo import Recipe
+from repro.specs import AdaptSpec, MethodOptions, Recipe
+from repro.zoo import base_model
 
 # Per-method learning rates (AdamW). Adapters and full fine-tuning share 1e-3: LoRA at 1e-2
 # diverged on ResNet-18; the few parameters of head and BN+H need a larger step to move in 100 steps.
@@ -28,91 +27,6 @@ LR = {"fft": 1e-3, "bn_head": 1e-2, "head": 1e-2, "lora": 1e-3, "dora": 1e-3, "g
 # the paper; for every other method they stay those of the source task, so that no method gets the
 # (large) benefit of re-estimated statistics silently. `bn_stats_only` reports that benefit alone.
 BN_STATS = {"bn_head": "update"}
-
-
-def _batches(split: Split, batch: int, steps: int, seed: int):
-    """`steps` minibatches drawn by epochs of a seeded permutation."""
-    g = torch.Generator().manual_seed(seed)
-    order = torch.empty(0, dtype=torch.long)
-    for _ in range(steps):
-        if len(order) < batch:
-            order = torch.cat([order, torch.randperm(len(split), generator=g)])
-        idx, order = order[:batch], order[batch:]
-        yield split.x[idx], split.y[idx]
-
-
-def set_bn_stats(model: nn.Module, policy: str) -> None:
-    model.train()
-    if policy == "frozen":
-        for m in model.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                m.eval()
-
-
-def train_steps(model, optimizer, split: Split, steps: int, batch: int, seed: int, bn_stats: str = "update",
-                scheduler=None, progress: str | None = None, after_step=None) -> None:
-    """`after_step(step)`, if given, runs after each step (1-based), e.g. to evaluate checkpoints; it
-    must hand the model back in the mode it found it."""
-    set_bn_stats(model, bn_stats)
-    for step, (x, y) in enumerate(tqdm(_batches(split, batch, steps, seed), total=steps, desc=progress,
-                                       disable=progress is None, leave=False), 1):
-        optimizer.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        if after_step is not None:
-            after_step(step)
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, split: Split, batch: int = 512) -> tuple[float, float]:
-    """Accuracy and mean cross-entropy on `split`. The loss moves with any change of the weights, where
-    the accuracy of a few hundred images can hide one, so it is what shows that two runs are the same."""
-    model.eval()
-    correct, loss = 0, 0.0
-    for i in range(0, len(split), batch):
-        out, y = model(split.x[i:i + batch]), split.y[i:i + batch]
-        correct += (out.argmax(1) == y).sum().item()
-        loss += F.cross_entropy(out, y, reduction="sum").item()
-    return correct / len(split), loss / len(split)
-
-
-@torch.no_grad()
-def reestimate_bn_stats(model: nn.Module, split: Split, batch: int = 256) -> None:
-    """Replace the running statistics with the target data's (a cumulative average over one pass)."""
-    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    momenta = [m.momentum for m in bns]
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None
-    model.train()
-    for i in range(0, len(split), batch):
-        model(split.x[i:i + batch])
-    for m, momentum in zip(bns, momenta, strict=True):
-        m.momentum = momentum
-
-
-@dataclass(frozen=True)
-class AdaptSpec:
-    model: str
-    method: str
-    rank: int | None = None
-    scenario: str = "shift"
-    steps: int = 100
-    batch: int = 32
-    lr: float | None = None  # None: LR[method]
-    bn_stats: str | None = None  # "update" or "frozen"; None: BN_STATS.get(method, "frozen")
-    seed: int = 0
-    data: DataSpec = field(default_factory=DataSpec)
-    recipe: Recipe = field(default_factory=Recipe)  # how the base model was pretrained
-    head: str | None = None  # the classifier head's module name; None: the last Linear
-    checkpoints: tuple[int, ...] = ()  # steps after which the test accuracy is also read (a learning curve)
-
-    @property
-    def id(self) -> str:
-        rank = f"-r{self.rank}" if self.rank is not None else ""
-        return f"{self.model}-{self.method}{rank}-{self.scenario}-seed{self.seed}"
 
 
 @dataclass(frozen=True)
@@ -132,8 +46,6 @@ def base_for(spec_model: str, data: DataSpec, num_classes: int, progress: bool, 
     """The pretrained base model, with a fresh head when the target has other classes. A pretraining
     on a cache miss draws from its own seeded stream and hands the caller's back untouched, so what
     is drawn here next is the same whether the cache was full or empty."""
-    from repro.zoo import base_model
-
     state, meta = base_model(spec_model, data, recipe, progress=progress)
     model = build_model(spec_model, meta["num_classes"], data.size)
     model.load_state_dict(state)
@@ -163,7 +75,7 @@ def adapt(spec: AdaptSpec, progress: bool = False) -> AdaptResult:
                 set_bn_stats(model, bn_stats)  # evaluate() left the model in eval mode
 
         train_steps(model, optimizer, task.train, spec.steps, spec.batch, spec.seed, bn_stats,
-                    progress=f"adapt {spec.id}" if progress else None, after_step=checkpoint)
+                    progress=f"adapt {spec.key} seed {spec.seed}" if progress else None, after_step=checkpoint)
         after = evaluate(model, task.test)
     return AdaptResult(spec, before[0], after[0], time.perf_counter() - start, task.source, before[1], after[1],
                        (*curve, (spec.steps, after[0])))

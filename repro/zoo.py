@@ -18,7 +18,6 @@ import os
 import re
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
@@ -30,19 +29,12 @@ from repro import glyphs
 from repro.data import DataSpec, source_task
 from repro.determinism import cpu_capability, deterministic, seeded
 from repro.files import write_atomic
+from repro.loops import evaluate, reestimate_bn_stats, train_steps
 from repro.models import build_model
+from repro.specs import Recipe
 
 CACHE_ENV = "REPRO_CACHE_DIR"
 ZOO_VERSION = 2  # bump when pretraining code changes in a way the recipe does not capture
-
-
-@dataclass(frozen=True)
-class Recipe:
-    epochs: int = 15
-    batch: int = 64
-    lr: float = 2e-3  # AdamW, cosine-annealed to 0
-    weight_decay: float = 5e-4
-    seed: int = 0
 
 
 def cache_dir() -> Path:
@@ -67,8 +59,6 @@ def _glyph_key(data: DataSpec) -> dict:
 
 
 def pretrain(model_name: str, data: DataSpec, recipe: Recipe, progress: bool = True):
-    from repro.training import evaluate, reestimate_bn_stats, train_steps
-
     task = source_task(data)
     steps = recipe.epochs * -(-len(task.train) // recipe.batch)
     start = time.perf_counter()

@@ -15,6 +15,7 @@ from repro import baselines as bl
 from repro import report
 from repro.claims import SCALES, MeasuredEvidence
 from repro.data import BENCHMARKS, DataSpec, data_root
+from repro.files import write_text
 from repro.profile import check_device, environment, profile
 
 logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
@@ -73,19 +74,34 @@ class BaselineStore:
         except bl.BaselineError as err:
             pytest.fail(str(err), pytrace=False)
         if case not in cases:
-            pytest.fail(f"no baseline for case {case} in {self.path(group)}; record it with: {bl.UPDATE_HINT}",
+            pytest.fail(f"no baseline for case {case} in {self.path(group)}; record it with: {bl.update_hint(case)}",
                         pytrace=False)
         problems = bl.compare(metrics, cases[case])
         if problems:
-            pytest.fail(f"{case} differs from {self.path(group)}:\n  " + "\n  ".join(problems)
-                        + f"\nif the change is intended, re-record and say why: {bl.UPDATE_HINT}", pytrace=False)
+            # a different torch or peft explains a wall of diffs at once, so it is said first
+            mismatch = self.mismatch(group)
+            first = f"{self.path(group)} was {mismatch}\n" if mismatch else ""
+            pytest.fail(f"{first}{case} differs from {self.path(group)}:\n  " + "\n  ".join(problems)
+                        + f"\nif the change is intended, re-record it and say why: {bl.update_hint(case)}",
+                        pytrace=False)
+
+    def mismatch(self, group) -> str | None:
+        return bl.environment_mismatch(self._load(group)["environment"], environment(self.device))
+
+    def mismatches(self) -> list[str]:
+        """One line per loaded baseline file recorded in another environment."""
+        return [f"{self.path(g)} was {m}" for g, data in sorted(self.loaded.items())
+                if not isinstance(data, Exception) and (m := self.mismatch(g))]
 
 
 def pytest_configure(config):
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
     if workers:  # xdist: share the cores, since oversubscribed OpenMP threads spin and slow everyone 10x
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
-    config.stash[STORE] = BaselineStore(config)
+    try:
+        config.stash[STORE] = BaselineStore(config)
+    except bl.BaselineError as err:  # e.g. a $REPRO_PLATFORM that is a path: one line, before anything runs
+        raise pytest.UsageError(str(err)) from None
     config.stash[OUTCOMES] = []
     config.stash[ROWS] = []
     try:  # before any case runs: --device cuda on a machine without one is one line, not a failure per case
@@ -173,18 +189,18 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
              for t in table],
             headers=["claim", "paper", *(f"{k} {s}" for s in SCALES for k in ("measured", "verdict"))],
             maxcolwidths=[8, 18, 44, 10, 44, 10]))
-        reports.mkdir(exist_ok=True)
-        (reports / "claims.json").write_text(json.dumps(rows, indent=1) + "\n")
         columns = ["id", "source", "claim", "paper", *(f"{k} {s}" for s in SCALES for k in ("measured", "verdict")),
                    "why", "data"]
-        (reports / "claims.md").write_text(
-            "# Claims of arXiv 2507.23536\n\n" + tabulate([[t.get(c, "") for c in columns] for t in table],
-                                                          headers=columns, tablefmt="github") + "\n")
+        write_text(reports / "claims.json", json.dumps(rows, indent=1) + "\n")
+        write_text(reports / "claims.md", "# Claims of arXiv 2507.23536\n\n" + tabulate(
+            [[t.get(c, "") for c in columns] for t in table], headers=columns, tablefmt="github") + "\n")
         undecided = sorted({r["id"] for r in rows if r["verdict"] == "inconclusive"})
         if undecided:
             terminalreporter.write_line(f"inconclusive (an interval across a band's edge: neither holds nor fails): "
                                         f"{', '.join(undecided)}", yellow=True)
         terminalreporter.write_line(f"written: {reports / 'claims.md'}, {reports / 'claims.json'}")
+    for line in store.mismatches():
+        terminalreporter.write_line(line, yellow=True)
     if rows or config.getoption("--report"):
         # the run's records, for `python -m repro report`; a run without claim checks keeps the last one's
         report.write_results(reports / "results.json", store.seen, rows, environment(store.device))

@@ -7,7 +7,7 @@ Runs under -m paper_claims on the embedded benchmark (--benchmark, digits by def
 import pytest
 
 from repro import baselines as bl
-from repro.grid import accuracy_cases, case_id, seeds_of
+from repro.grid import accuracy_cases, seeds_of
 
 
 def pytest_generate_tests(metafunc):
@@ -16,7 +16,7 @@ def pytest_generate_tests(metafunc):
     # all the runs are made at once, in parallel (repro/runs.py), and shared with the accuracy claims
     data = accuracy_data(metafunc.config)
     metafunc.parametrize("model, method, scenario", [
-        pytest.param(spec.model, spec.method, spec.scenario, id=case_id(spec),
+        pytest.param(spec.model, spec.method, spec.scenario, id=spec.key,
                      marks=[pytest.mark.paper_claims, pytest.mark.accuracy, pytest.mark.xdist_group("accuracy")])
         for spec in accuracy_cases(data=data)])
 

@@ -154,7 +154,7 @@ def test_accuracy_verdicts_re_derive_from_the_stored_records():
     from repro import baselines as bl
     from repro.claims import RecordedEvidence
     from repro.data import GLYPHS
-    from repro.grid import ACCURACY_MODELS, accuracy_run, case_id
+    from repro.grid import ACCURACY_MODELS, accuracy_run
 
     for claim in (c for c in CLAIMS if c.kind == "accuracy"):
         for fake in (*SYNTHETIC[claim.id], Noisy(acc=accs(galore__resnet18__shift_hard=0.86))):
@@ -163,7 +163,7 @@ def test_accuracy_verdicts_re_derive_from_the_stored_records():
                 for method in ("fft", "bn_head", "head", "lora", "dora", "galore"):
                     for task in fake.scenarios:
                         runs = [{"seed": s, **r} for s, r in enumerate(fake.runs(model, method, task))]
-                        records[case_id(accuracy_run(model, method, task, 0, GLYPHS))] = bl.accuracy_metrics(runs)
+                        records[accuracy_run(model, method, task, 0, GLYPHS).key] = bl.accuracy_metrics(runs)
             recorded = RecordedEvidence(records, costs=fake, data=GLYPHS)
             for convention in claim.conventions:
                 live, again = claim.check(fake, convention), claim.check(recorded, convention)

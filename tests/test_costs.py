@@ -9,29 +9,29 @@ import dataclasses
 import pytest
 
 from repro.baselines import cost_metrics
-from repro.grid import SMOKE_BEYOND, SMOKE_COSTS, beyond_paper_cases, case_id, cost_cases, paper_scale_cases
+from repro.grid import SMOKE_BEYOND, SMOKE_COSTS, beyond_paper_cases, cost_cases, paper_scale_cases
 
 SMOKE_PAPER_SCALE = paper_scale_cases(batches=(32,), models=("mobilenet_v2",), methods=("lora",), ranks=(8,))
 
 
 def grid(cases, smoke, mark=pytest.mark.paper_claims):
-    return [pytest.param(spec, id=case_id(spec), marks=[mark, *([pytest.mark.smoke] if spec in smoke else [])])
+    return [pytest.param(spec, id=spec.key, marks=[mark, *([pytest.mark.smoke] if spec in smoke else [])])
             for spec in cases]
 
 
 @pytest.mark.parametrize("spec", grid(cost_cases(), set(SMOKE_COSTS)))
 def test_update_costs_match_baseline(spec, measure, baselines):
     record = measure(dataclasses.replace(spec, device=baselines.device))
-    baselines.check("costs", case_id(spec), cost_metrics(record))
+    baselines.check("costs", spec.key, cost_metrics(record))
 
 
 @pytest.mark.parametrize("spec", grid(paper_scale_cases(), set(SMOKE_PAPER_SCALE)))
 def test_paper_scale_costs_match_baseline(spec, measure, baselines):
     record = measure(dataclasses.replace(spec, device=baselines.device))
-    baselines.check("costs-224px", case_id(spec), cost_metrics(record))
+    baselines.check("costs-224px", spec.key, cost_metrics(record))
 
 
 @pytest.mark.parametrize("spec", grid(beyond_paper_cases(), set(SMOKE_BEYOND), pytest.mark.beyond_paper))
 def test_beyond_paper_costs_match_baseline(spec, measure, baselines):
     record = measure(dataclasses.replace(spec, device=baselines.device))
-    baselines.check("costs-beyond", case_id(spec), cost_metrics(record))
+    baselines.check("costs-beyond", spec.key, cost_metrics(record))

@@ -27,7 +27,7 @@ def test_a_method_fake_tensors_cannot_run_says_so(method):
         profile(CaseSpec("mobilenet_v3_small", method, 4, batch=2, analytic=True))
 
 
-@pytest.mark.parametrize("spec", REGISTRY, ids=lambda s: s.id)
+@pytest.mark.parametrize("spec", REGISTRY, ids=lambda s: s.key)
 def test_fake_tensors_give_the_real_flops_and_memory(spec):
     real, fake = profile(spec, timed_steps=1), profile(dataclasses.replace(spec, analytic=True))
     assert fake.params == real.params

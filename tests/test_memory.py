@@ -8,14 +8,14 @@ CASES = [CaseSpec("mobilenet_v3_small", m, rank=8 if m in ("lora", "dora", "galo
          for m in ("fft", "bn_head", "lora", "dora", "galore")]
 
 
-@pytest.mark.parametrize("spec", CASES, ids=lambda s: s.id)
+@pytest.mark.parametrize("spec", CASES, ids=lambda s: s.key)
 def test_parameter_bytes_are_numel_times_element_size(measure, spec):
     model, *_ = build_case(spec)
     expected = sum(p.numel() * p.element_size() for p in model.parameters())
     assert measure(spec).memory["categories"]["parameter"] == expected
 
 
-@pytest.mark.parametrize("spec", CASES, ids=lambda s: s.id)
+@pytest.mark.parametrize("spec", CASES, ids=lambda s: s.key)
 def test_simultaneous_peak_never_exceeds_sum_of_category_maxima(measure, spec):
     peak = measure(spec).memory["peak"]
     assert 0 < peak["simultaneous"] <= peak["category_max_sum"]

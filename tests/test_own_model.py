@@ -15,7 +15,6 @@ import pytest
 
 from repro.__main__ import main
 from repro.baselines import cost_metrics
-from repro.grid import case_id
 from repro.methods import METHODS, RANKED
 from repro.models import build_model, model_names
 from repro.profile import CaseSpec, profile
@@ -158,7 +157,7 @@ def test_the_sweep_matches_profile_case_by_case(edgenets, tmp_path):
     costs, failed = run(sweep, progress=False)
     assert sweep.methods[0] == "fft" and not failed
     for spec in sweep.specs():
-        assert costs[case_id(spec)] == cost_metrics(profile(spec, timed_steps=0)), case_id(spec)
+        assert costs[spec.key] == cost_metrics(profile(spec, timed_steps=0)), spec.key
     rows = table(sweep, costs, failed)
     assert [r[:2] for r in rows] == [["fft", ""], ["lora", 1], ["lora", 8], ["loha", 1], ["loha", 8], ["ia3", ""],
                                      ["head", ""]]
