@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from repro.claims import MOBILENETS, SCALES
 from repro.methods import METHODS
 from repro.models import MODELS
 from repro.protocol import (  # noqa: F401
@@ -109,3 +110,9 @@ UNIT_PAIRS = ([(m, meth) for m in PAPER_MODELS for meth in PAPER_METHODS]
               + [(m, meth) for m in ("resnet18", "mobilenet_v2") for meth in OTHER_METHODS
                  if (m, meth) not in {("resnet18", "boft"), *CANNOT}]
               + [("mobilenet_v3_small", "boft")])
+
+
+# What the claims read beyond the grid (baselines/<platform>/claim-inputs.json): S2's DoRA with dropout
+# at both claims scales, and S1's LoRA adapters on the depthwise convs of each MobileNet at each rank.
+CLAIM_INPUT_COSTS = [CaseSpec("mobilenet_v2", "dora", 8, lora_dropout=0.05, **scale) for scale in SCALES.values()]
+ADAPTER_CASES = [(model, rank) for model in MOBILENETS for rank in RANKS]

@@ -34,6 +34,7 @@ from repro.grid import ACCURACY_RANK, ACCURACY_STEPS, CHECKPOINTS, PAPER_SIZE, R
 from repro.methods import PAPER_METHODS, RANKED  # noqa: E402
 from repro.models import PAPER_MODELS  # noqa: E402
 from repro.specs import AdaptSpec, CaseSpec  # noqa: E402
+from repro.verdicts import by_scale  # noqa: E402, F401 (re-exported)
 
 RESULTS_SCHEMA = 1
 GROUPS = ("costs", "costs-224px", "accuracy-digits")
@@ -128,17 +129,6 @@ def claims_table(rows: list[dict]) -> list[list]:
         out.append([claim_id, r["claim"], r["source"], r["paper"], scale, line["paper"],
                     "(same)" if same else line["exact"], verdict, " ".join(line["why"])])
     return out
-
-
-def by_scale(rows: list[dict]) -> list[dict]:
-    """One line per claim and convention, with the measurement and verdict at each scale."""
-    table = {}
-    for r in rows:
-        t = table.setdefault(r["id"], {k: r[k] for k in ("id", "source", "claim", "paper", "data")} | {"why": ""})
-        t[f"measured {r['scale']}"], t[f"verdict {r['scale']}"] = r["measured"], r["verdict"]
-        if r["why"] and r["why"] not in t["why"]:
-            t["why"] = f"{t['why']} {r['scale']}: {r['why']}".strip()
-    return list(table.values())
 
 
 def _case(model, method, rank, scale):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy import stats as _stats
+from scipy.special import stdtrit  # Student's t quantile; scipy.stats would cost a second to import
 
 HOLDS, NO, INCONCLUSIVE = "holds", "does not reproduce", "inconclusive"
 LEVEL = 0.95
@@ -40,7 +40,7 @@ def summarize(values) -> Summary:
     if n == 1:
         return Summary(mean, 0.0, 1, -math.inf, math.inf)  # one seed says nothing about the spread
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    half = _stats.t.ppf((1 + LEVEL) / 2, n - 1) * sd / math.sqrt(n)
+    half = float(stdtrit(n - 1, (1 + LEVEL) / 2)) * sd / math.sqrt(n)
     return Summary(mean, sd, n, mean - half, mean + half)
 
 
@@ -51,25 +51,60 @@ def paired(a, b) -> Summary:
     return summarize([x - y for x, y in zip(a, b, strict=True)])
 
 
+UNITS = {  # how a band's numbers read
+    "%": lambda v: f"{100 * v:.0f}%",  # a fraction shown as a percentage (a reduction)
+    "points": lambda v: f"{100 * v:.0f} points",  # a fraction of accuracy, shown in percentage points
+    "x": lambda v: f"x{v:g}",  # a ratio
+    "": lambda v: f"{v:g}",  # a count (bytes, parameters, a rank)
+}
+
+
 @dataclass(frozen=True)
 class Band:
-    """A claim's reading as an interval of the measured quantity: [lo, hi], either end open."""
+    """A claim's reading as a closed interval of the measured quantity, either end open. A cost is one
+    exact number and either lies in the band or not; an accuracy is a Summary over seeds, decided on
+    its 95% interval."""
     lo: float = -math.inf
     hi: float = math.inf
+    unit: str = "points"
 
-    def decide(self, s: Summary) -> str:
-        if self.lo <= s.lo and s.hi <= self.hi:
+    @classmethod
+    def at_least(cls, lo, unit="points"):
+        return cls(lo, math.inf, unit)
+
+    @classmethod
+    def at_most(cls, hi, unit="points"):
+        return cls(-math.inf, hi, unit)
+
+    @classmethod
+    def within(cls, centre, tolerance, unit="points"):
+        return cls(centre - tolerance, centre + tolerance, unit)
+
+    @classmethod
+    def up_to(cls, x, unit="points"):
+        """The paper's "up to X", read the same in every claim: about X, within 10 points either way
+        (a best case or a worst case that is X give or take what one more task or rank would change)."""
+        return cls.within(x, 0.10, unit)
+
+    def decide(self, s: Summary | float) -> str:
+        lo, hi = (s.lo, s.hi) if isinstance(s, Summary) else (s, s)
+        if self.lo <= lo and hi <= self.hi:
             return HOLDS
-        if s.hi < self.lo or s.lo > self.hi:
+        if hi < self.lo or lo > self.hi:
             return NO
         return INCONCLUSIVE
 
+    def contains(self, x: float) -> bool:
+        return self.decide(x) == HOLDS
+
     def __str__(self):
+        f = UNITS[self.unit]
         if self.lo == -math.inf:
-            return f"at most {100 * self.hi:.0f}"
+            return f"at most {f(self.hi)}"
         if self.hi == math.inf:
-            return f"at least {100 * self.lo:.0f}"
-        return f"{100 * self.lo:.0f} to {100 * self.hi:.0f}"
+            return f"at least {f(self.lo)}"
+        lo = f"{100 * self.lo:.0f}" if self.unit == "points" else f(self.lo)  # "10 to 30 points"
+        return f"{lo} to {f(self.hi)}"
 
 
 def combine(verdicts) -> str:

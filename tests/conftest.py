@@ -12,9 +12,9 @@ import torch
 from tabulate import tabulate
 
 from repro import baselines as bl
-from repro import report
-from repro.claims import SCALES, MeasuredEvidence
+from repro import report, verdicts
 from repro.data import BENCHMARKS, DataSpec, data_root
+from repro.evidence import MeasuredEvidence, RecordedEvidence
 from repro.files import write_text
 from repro.profile import check_device, environment, profile
 
@@ -115,6 +115,7 @@ def pytest_configure(config):
 STORE = pytest.StashKey[BaselineStore]()
 OUTCOMES = pytest.StashKey[list]()
 ROWS = pytest.StashKey[list]()  # claims-table rows from this process and, under xdist, from every worker
+REDERIVED = pytest.StashKey[list]()  # verdicts that differ when re-derived from the run's records
 
 
 def pytest_sessionfinish(session):
@@ -126,6 +127,15 @@ def pytest_sessionfinish(session):
         config.workeroutput["seen"] = dict(config.stash[STORE].seen)
     else:
         config.stash[ROWS].extend(rows)
+        # every verdict of this run must come back from the records it stores (results.json); a check
+        # that read anything else would show here
+        store, all_rows = config.stash[STORE], config.stash[ROWS]
+        if all_rows:
+            derived = verdicts.derive(RecordedEvidence(dict(store.seen), accuracy_data(config)))
+            diffs = verdicts.differences([r for r in derived if r["verdict"] != "no record"], all_rows)
+            config.stash[REDERIVED] = diffs
+            if diffs:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -182,22 +192,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     rows = sorted(config.stash[ROWS], key=lambda r: (r["id"], r["scale"]))
     reports = Path(config.rootpath) / "reports"
     if rows:
-        table = report.by_scale(rows)
-        terminalreporter.write_sep("=", "claims of arXiv 2507.23536")
-        terminalreporter.write_line(tabulate(
-            [[t["id"], t["paper"], *(t.get(f"{k} {s}", "") for s in SCALES for k in ("measured", "verdict"))]
-             for t in table],
-            headers=["claim", "paper", *(f"{k} {s}" for s in SCALES for k in ("measured", "verdict"))],
-            maxcolwidths=[8, 18, 44, 10, 44, 10]))
-        columns = ["id", "source", "claim", "paper", *(f"{k} {s}" for s in SCALES for k in ("measured", "verdict")),
-                   "why", "data"]
+        terminalreporter.write_sep("=", "verdicts")
+        terminalreporter.write_line(verdicts.terminal_tables(rows))
         write_text(reports / "claims.json", json.dumps(rows, indent=1) + "\n")
-        write_text(reports / "claims.md", "# Claims of arXiv 2507.23536\n\n" + tabulate(
-            [[t.get(c, "") for c in columns] for t in table], headers=columns, tablefmt="github") + "\n")
-        undecided = sorted({r["id"] for r in rows if r["verdict"] == "inconclusive"})
-        if undecided:
-            terminalreporter.write_line(f"inconclusive (an interval across a band's edge: neither holds nor fails): "
-                                        f"{', '.join(undecided)}", yellow=True)
+        write_text(reports / "claims.md", verdicts.markdown(rows))
+        diffs = config.stash.get(REDERIVED, [])
+        for line in diffs:
+            terminalreporter.write_line(f"re-derived from the records, a verdict differs: {line}", red=True)
+        if not diffs:
+            terminalreporter.write_line("every verdict re-derives from the run's records (repro verdicts)")
         terminalreporter.write_line(f"written: {reports / 'claims.md'}, {reports / 'claims.json'}")
     for line in store.mismatches():
         terminalreporter.write_line(line, yellow=True)

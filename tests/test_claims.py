@@ -1,11 +1,10 @@
 """Every claim check on synthetic measurements, once where it must hold and once where it must not,
 so no claim test can pass by construction."""
 
-from types import SimpleNamespace
 
 import pytest
 
-from repro.claims import CLAIMS, claim_cases, claim_id
+from repro.claims import BANDS, CLAIMS, FINDINGS, claim_cases, claim_id
 
 
 class Fake:
@@ -29,18 +28,18 @@ class Fake:
             out.append({"before": self.acc(model, method, scenario, 0), "after": curve[100], "curve": curve})
         return out
 
-    def cost(self, model, method, rank=None, factor=1.0):
-        f = self.flops(model, method, rank)
-        return SimpleNamespace(
-            flops={c: {"total": f, "forward": f / 3 * factor} for c in ("exact", "paper")},
-            memory={"peak": {"category_max_sum": self.peak(model, method, rank),
-                             "simultaneous": self.peak(model, method, rank)}})
+    def cost(self, model, method, rank=None, lora_dropout=0.0):
+        f, p = self.flops(model, method, rank), self.peak(model, method, rank)
+        forward = f / 3 * (self.dropout_factor if lora_dropout else 1.0)
+        return {"flops.exact.total": f, "flops.paper.total": f, "flops.exact.forward": forward,
+                "memory.peak.category_max_sum": p, "memory.peak.simultaneous": p}
 
-    def cost_with(self, model, method, rank=None, lora_dropout=0.0):
-        return self.cost(model, method, rank, self.dropout_factor if lora_dropout else 1.0)
+    def adapters(self, model, rank):
+        return {"depthwise.layers": 17, "peft.adapted": 1, "peft.conv": 9 * 32, "peft.adapter": self.adapter,
+                "pre_grouped.conv": 9 * 32, "pre_grouped.adapter": self.adapter}
 
-    def depthwise_adapters(self, model, rank):
-        return [("features.1.conv.0.0", 9 * 32, self.adapter)]
+    def at(self, scale):
+        return self
 
 
 def by_method(**reductions):
@@ -77,7 +76,7 @@ SYNTHETIC = {
     "D": (Fake(flops=by_model(mobilenets=20, resnet=43)), Fake(flops=by_model(mobilenets=20, resnet=70))),
     "E": (Fake(flops=by_method(galore=-0.2)), Fake(flops=by_method(galore=-0.03))),
     "K": (Fake(peak=by_method(lora=0.5, dora=0.4)), Fake(peak=by_method(lora=0.4, dora=0.5))),
-    "BE": (Fake(flops=lambda m, meth, r: 100 if meth == "fft" else 60 + 5 * r), Fake(flops=by_method(lora=0.5))),
+    "BE": (Fake(flops=lambda m, meth, r: 100 if meth == "fft" else 60 + 5 * (r or 0)), Fake(flops=by_method(lora=0.5))),
     "F": (Fake(acc=accs(galore=0.89, lora__mobilenet_v2=0.8, dora__resnet18=0.8)),
           Fake(acc=accs(galore__resnet18__shift_hard=0.7, lora__mobilenet_v2=0.8))),
     "G": (Fake(acc=accs(lora__mobilenet_v2__shift_hard=0.75)), Fake(acc=accs(lora=0.88, dora=0.88))),
@@ -92,7 +91,11 @@ SYNTHETIC = {
 
 
 def test_every_claim_has_synthetic_cases():
-    assert {c.id for c in CLAIMS} == set(SYNTHETIC)
+    assert {c.id for c in (*CLAIMS, *FINDINGS)} == set(SYNTHETIC)
+
+
+def test_the_paper_claims_and_the_suite_findings_are_apart():
+    assert all(c.source != "[M]" for c in CLAIMS) and all(c.ours for c in FINDINGS)
 
 
 # a check reads whatever evidence it is given, so one scale covers it
@@ -136,35 +139,66 @@ def test_steps_to_reach_interpolates_and_says_never():
 
 
 def test_evidence_at_a_scale_is_one_object_sharing_its_measurements():
-    from repro.claims import MeasuredEvidence
+    from repro.evidence import MeasuredEvidence
 
-    calls = []
-    evidence = MeasuredEvidence(measure=lambda spec: calls.append(spec) or spec)
+    evidence = MeasuredEvidence(measure=lambda spec: spec)
     assert evidence.at("32px") is evidence  # accuracy runs are cached per object: never a copy
     assert evidence.at("224px") is evidence.at("224px")
-    spec = evidence.at("224px").cost("resnet18", "fft")
+    spec = evidence.at("224px").spec("resnet18", "fft")
     assert (spec.size, spec.analytic, spec.batch) == (224, True, 8)
     with pytest.raises(ValueError, match="valid scales: 32px, 224px"):
         evidence.at("96px")
 
 
-def test_accuracy_verdicts_re_derive_from_the_stored_records():
-    """What a claims run stores per case (mean, sd and each seed's value) is enough to give the same
-    verdicts again without training: the records a baseline file holds can be checked by a reader."""
+def records_of(fake, data) -> dict:
+    """What a claims run would store for `fake`: every record a claim reads, in the flat form."""
     from repro import baselines as bl
-    from repro.claims import RecordedEvidence
-    from repro.data import GLYPHS
-    from repro.grid import ACCURACY_MODELS, accuracy_run
+    from repro.claims import MOBILENETS, RANKS
+    from repro.evidence import INPUTS_GROUP, adapter_spec
+    from repro.grid import ACCURACY_MODELS, CLAIM_INPUT_COSTS, accuracy_run
+    from repro.methods import PAPER_METHODS, RANKED
+    from repro.models import PAPER_MODELS
+    from repro.specs import CaseSpec
 
-    for claim in (c for c in CLAIMS if c.kind == "accuracy"):
-        for fake in (*SYNTHETIC[claim.id], Noisy(acc=accs(galore__resnet18__shift_hard=0.86))):
-            records = {}
-            for model in ACCURACY_MODELS:
-                for method in ("fft", "bn_head", "head", "lora", "dora", "galore"):
-                    for task in fake.scenarios:
-                        runs = [{"seed": s, **r} for s, r in enumerate(fake.runs(model, method, task))]
-                        records[accuracy_run(model, method, task, 0, GLYPHS).key] = bl.accuracy_metrics(runs)
-            recorded = RecordedEvidence(records, costs=fake, data=GLYPHS)
-            for convention in claim.conventions:
-                live, again = claim.check(fake, convention), claim.check(recorded, convention)
-                assert (live.status, live.measured) == (again.status, again.measured), claim.id
+    costs = {CaseSpec(m, meth, r).key: fake.cost(m, meth, r) for m in PAPER_MODELS for meth in PAPER_METHODS
+             for r in (RANKS if meth in RANKED else (None,))}
+    inputs = {s.key: fake.cost(s.model, s.method, s.rank, s.lora_dropout) for s in CLAIM_INPUT_COSTS[:1]}
+    inputs |= {adapter_spec(m, r).key: fake.adapters(m, r) for m in MOBILENETS for r in RANKS}
+    accuracy = {}
+    for model in ACCURACY_MODELS:
+        for method in PAPER_METHODS:
+            for task in fake.scenarios:
+                runs = [{"seed": s, **r} for s, r in enumerate(fake.runs(model, method, task))]
+                accuracy[accuracy_run(model, method, task, 0, data).key] = bl.accuracy_metrics(runs)
+    return {"costs": costs, INPUTS_GROUP: inputs, data.group: accuracy}
+
+
+@pytest.mark.parametrize("claim, convention", CASES, ids=[claim_id(c, v) for c, v in CASES])
+def test_every_verdict_re_derives_from_the_stored_records(claim, convention):
+    """What a claims run stores (flat metrics; per accuracy case mean, sd and each seed's value) is
+    enough to give the same verdicts again, with no model built: a reader can check any of them."""
+    from repro.data import GLYPHS
+    from repro.evidence import RecordedEvidence
+
+    for fake in (*SYNTHETIC[claim.id], Noisy(acc=accs(galore__resnet18__shift_hard=0.86))):
+        recorded = RecordedEvidence(records_of(fake, GLYPHS), GLYPHS)
+        live, again = claim.check(fake, convention), claim.check(recorded, convention)
+        assert (live.status, live.measured) == (again.status, again.measured), claim.id
+
+
+@pytest.mark.parametrize("name", sorted(BANDS))
+def test_each_band_decides_its_edges(name):
+    """A point on either edge of a band is inside it, a point past an edge is not; an interval across an
+    edge is inconclusive. The failure text names the band."""
+    import math
+
+    from repro.stats import HOLDS, INCONCLUSIVE, NO, Summary
+
+    band = BANDS[name]
+    step = 1e-6 * max(1.0, *(abs(x) for x in (band.lo, band.hi) if math.isfinite(x)))
+    for edge, outside in ((band.lo, band.lo - step), (band.hi, band.hi + step)):
+        if math.isfinite(edge):
+            assert band.decide(edge) == HOLDS and band.decide(outside) == NO, (name, edge)
+            assert band.decide(Summary(edge, 1, 5, outside - step, edge + step)) == INCONCLUSIVE
+            assert band.decide(Summary(outside, 1, 5, outside, outside)) == NO
+    assert str(band) and not str(band).startswith("-inf")

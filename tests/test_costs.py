@@ -1,4 +1,5 @@
-"""Every cost case of the grid against its stored baseline: parameters, FLOPs (both conventions), memory.
+"""Every cost case of the grid against its stored baseline: parameters, FLOPs (both conventions), memory;
+and the records the claims read beyond the grid (claim-inputs).
 
 The smoke subset runs on every commit; the whole grid, at 32 x 32 and at the paper's 224 x 224 on fake
 tensors, runs under -m paper_claims; the models and methods the paper did not test under -m beyond_paper.
@@ -9,7 +10,16 @@ import dataclasses
 import pytest
 
 from repro.baselines import cost_metrics
-from repro.grid import SMOKE_BEYOND, SMOKE_COSTS, beyond_paper_cases, cost_cases, paper_scale_cases
+from repro.evidence import INPUTS_GROUP, adapter_spec, depthwise_adapters
+from repro.grid import (
+    ADAPTER_CASES,
+    CLAIM_INPUT_COSTS,
+    SMOKE_BEYOND,
+    SMOKE_COSTS,
+    beyond_paper_cases,
+    cost_cases,
+    paper_scale_cases,
+)
 
 SMOKE_PAPER_SCALE = paper_scale_cases(batches=(32,), models=("mobilenet_v2",), methods=("lora",), ranks=(8,))
 
@@ -35,3 +45,17 @@ def test_paper_scale_costs_match_baseline(spec, measure, baselines):
 def test_beyond_paper_costs_match_baseline(spec, measure, baselines):
     record = measure(dataclasses.replace(spec, device=baselines.device))
     baselines.check("costs-beyond", spec.key, cost_metrics(record))
+
+
+@pytest.mark.parametrize("spec", grid(CLAIM_INPUT_COSTS, set(CLAIM_INPUT_COSTS[:1])))
+def test_claim_input_costs_match_baseline(spec, measure, baselines):
+    record = measure(dataclasses.replace(spec, device=baselines.device))
+    baselines.check(INPUTS_GROUP, spec.key, cost_metrics(record))
+
+
+@pytest.mark.paper_claims
+@pytest.mark.parametrize("model, rank", [pytest.param(m, r, id=adapter_spec(m, r).key,
+                                                      marks=[pytest.mark.smoke] if r == 64 else [])
+                                         for m, r in ADAPTER_CASES])
+def test_depthwise_adapters_match_baseline(model, rank, baselines):
+    baselines.check(INPUTS_GROUP, adapter_spec(model, rank).key, depthwise_adapters(model, rank))

@@ -1,0 +1,230 @@
+"""The claims table from stored records: a run's results.json or the baseline files, no model built.
+
+    python -m repro verdicts                                   from baselines/<this platform>
+    python -m repro verdicts --from reports/results.json       from a claims run's records
+    python -m repro verdicts --from reports/results.json --check     ... and they must be the run's verdicts
+    python -m repro verdicts --from a/results.json --from b/results.json  a run's shards, joined
+    python -m repro verdicts --from reports/results.json --against baselines   what moved (never fails)
+
+Every check is a pure function of flat records (repro/claims.py, repro/evidence.py), so this imports
+no torch and takes about a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from tabulate import tabulate
+
+from repro import baselines as bl
+from repro.claims import SCALES, Outcome, Verdict, claim_cases
+from repro.evidence import RecordedEvidence
+from repro.specs import BENCHMARKS, DataSpec
+
+RECORD_GROUPS = ("costs", "costs-224px", "claim-inputs")  # plus the data's accuracy group
+
+
+# ---- deriving -----------------------------------------------------------------------------------
+
+def derive(evidence: RecordedEvidence, cases=None, data_label: str | None = None) -> list[dict]:
+    """Every claim's row, from records alone; a claim whose records are missing says which."""
+    rows = []
+    for claim, convention, scale in cases or claim_cases():
+        try:
+            verdict = claim.check(evidence.at(scale), convention)
+        except KeyError as err:  # MissingRecord: say which, and go on with the others
+            rows.append({**Outcome(claim, convention, Verdict(None, str(err)), scale=scale).row(),
+                         "verdict": "no record"})
+            continue
+        data = (data_label or evidence.data.describe()) if claim.kind == "accuracy" else "analytic (no data)"
+        rows.append(Outcome(claim, convention, verdict, data, scale).row())
+    return rows
+
+
+def from_results(path: Path) -> tuple[dict, list[dict], DataSpec]:
+    """(records, the run's claims rows, its data) of a results.json."""
+    try:
+        data = json.loads(path.read_text())
+        records, rows = data["measured"], data["claims"]
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} not found: a claims run writes it (pytest -m paper_claims)") from None
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{path} is not a results file ({err}); re-create it with pytest -m paper_claims") from err
+    if "accuracy-real-data" in records:
+        label = next((r["data"] for r in rows if r["data"].startswith("real data under ")), "real data under ?")
+        return records, rows, DataSpec(data_root=label.removeprefix("real data under "))
+    benchmark = next((g.removeprefix("accuracy-") for g in records if g.removeprefix("accuracy-") in BENCHMARKS),
+                     "digits")
+    return records, rows, DataSpec(benchmark=benchmark)
+
+
+def join(parts: list[tuple[dict, list[dict], DataSpec]]) -> tuple[dict, list[dict], DataSpec]:
+    """One run's records from its shards (CI runs the claims in several jobs, each with a results.json)."""
+    records, rows = {}, []
+    for part_records, part_rows, _ in parts:
+        for group, cases in part_records.items():
+            records.setdefault(group, {}).update(cases)
+        rows += part_rows
+    data = next((d for r, _, d in parts if d.group in r), parts[0][2])
+    return records, rows, data
+
+
+def from_baselines(root: Path, platform: str, data: DataSpec, capability: str | None = None) -> dict:
+    """group -> case -> metrics from baselines/<platform>. Accuracy is stored per CPU capability: the
+    one file there is, or `capability`'s (default: this CPU's, which needs torch to tell)."""
+    records = {}
+    for group in RECORD_GROUPS:
+        path = root / platform / f"{group}.json"
+        if path.exists():
+            records[group] = bl.load(path)["cases"]
+    found = sorted((root / platform).glob(f"{data.group}-*.json"))
+    if capability is None and len(found) > 1:
+        capability = bl.file_name(data.group).removeprefix(f"{data.group}-").removesuffix(".json")
+    found = [p for p in found if capability is None or p.stem == f"{data.group}-{capability}"]
+    if found:
+        records[data.group] = bl.load(found[0])["cases"]
+    if not records:
+        raise FileNotFoundError(f"no baseline files under {root / platform}; record them with: {bl.UPDATE_HINT}")
+    return records
+
+
+def differences(new: list[dict], old: list[dict], names=("the run's", "re-derived")) -> list[str]:
+    """Rows whose verdict or measured text differs between two claims tables (rows only one has are
+    skipped: a run with -k or a marker checks some claims only)."""
+    by_key = {(r["id"], r["scale"]): r for r in old}
+    out = []
+    for r in new:
+        s = by_key.get((r["id"], r["scale"]))
+        for field in ("verdict", "measured") if s else ():
+            if r[field] != s[field]:
+                out.append(f"{claim_label(r)} {field}: {names[0]} {s[field]!r}, {names[1]} {r[field]!r}")
+    return out
+
+
+def claim_label(row) -> str:
+    return row["id"] if row["scale"] == "32px" else f"{row['id']}-{row['scale']}"
+
+
+def moved_metrics(records: dict, stored: dict) -> list[list]:
+    """[group, case, what moved] for each case whose metrics moved beyond their tolerance."""
+    out = []
+    for group, cases in sorted(records.items()):
+        for case, metrics in sorted(cases.items()):
+            if case in stored.get(group, {}):
+                out += [[group, case, p] for p in bl.compare(metrics, stored[group][case])]
+    return out
+
+
+# ---- the tables ---------------------------------------------------------------------------------
+
+def by_scale(rows: list[dict]) -> list[dict]:
+    """One line per claim and convention, with the measurement and verdict at each scale."""
+    table = {}
+    for r in rows:
+        t = table.setdefault(r["id"], {k: r[k] for k in ("id", "source", "claim", "paper", "data")}
+                             | {"why": "", "section": r.get("section", "paper")})
+        t[f"measured {r['scale']}"], t[f"verdict {r['scale']}"] = r["measured"], r["verdict"]
+        if r["why"] and r["why"] not in t["why"]:
+            t["why"] = f"{t['why']} {r['scale']}: {r['why']}".strip()
+    return list(table.values())
+
+
+SECTIONS = {"paper": "claims of arXiv 2507.23536", "finding": "findings of this suite (not claims of the paper)"}
+SCALE_COLUMNS = [f"{k} {s}" for s in SCALES for k in ("measured", "verdict")]
+
+
+def terminal_tables(rows: list[dict]) -> str:
+    """The claims, then the suite's own findings, one table each."""
+    out = []
+    for section, title in SECTIONS.items():
+        table = [t for t in by_scale(sorted(rows, key=lambda r: (r["id"], r["scale"]))) if t["section"] == section]
+        if table:
+            out += [f"== {title} ==", tabulate([[t["id"], t["paper"], *(t.get(c, "") for c in SCALE_COLUMNS)]
+                                                for t in table], headers=["id", "paper", *SCALE_COLUMNS],
+                                               maxcolwidths=[8, 18, 44, 10, 44, 10])]
+    undecided = sorted({claim_label(r) for r in rows if r["verdict"] == "inconclusive"})
+    if undecided:
+        out.append(f"inconclusive (an interval across a band's edge: neither holds nor fails): {', '.join(undecided)}")
+    return "\n".join(out)
+
+
+def markdown(rows: list[dict]) -> str:
+    columns = ["id", "source", "claim", "paper", *SCALE_COLUMNS, "why", "data"]
+    text = ["# Claims of arXiv 2507.23536", ""]
+    for section, title in SECTIONS.items():
+        table = [t for t in by_scale(sorted(rows, key=lambda r: (r["id"], r["scale"]))) if t["section"] == section]
+        if table:
+            text += [f"## {title[0].upper()}{title[1:]}", "",
+                     tabulate([[t.get(c, "") for c in columns] for t in table], headers=columns, tablefmt="github"),
+                     ""]
+    return "\n".join(text)
+
+
+# ---- command line -------------------------------------------------------------------------------
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    source = ap.add_mutually_exclusive_group()
+    source.add_argument("--from", dest="results", action="append", default=None,
+                        help="a run's records (reports/results.json); repeat it to join the shards of one run")
+    source.add_argument("--baselines", default=None, help="a baselines folder (default: baselines, when --from "
+                        "is not given)")
+    ap.add_argument("--platform", default=None, help="baselines/<platform> (default: this machine's)")
+    ap.add_argument("--benchmark", choices=BENCHMARKS, default="digits", help="the accuracy records to read "
+                    "from baselines (--from reads the run's own)")
+    ap.add_argument("--cpu-capability", default=None, help="which accuracy-<benchmark>-<capability>.json to read "
+                    "when there are several (default: this CPU's)")
+    ap.add_argument("--check", action="store_true", help="with --from: exit 1 unless every re-derived verdict "
+                    "and measurement equals the run's own")
+    ap.add_argument("--against", default=None, metavar="BASELINES", help="with --from: list the verdicts and "
+                    "metrics that differ from these baselines (informational: exit 0)")
+
+
+def run(args) -> int:
+    start = time.perf_counter()
+    platform = bl.check_platform(args.platform, "--platform") if args.platform else bl.platform_name()
+    stored_rows = None
+    if args.results:
+        records, stored_rows, data = join([from_results(Path(p)) for p in args.results])
+        where = ", ".join(args.results)
+    else:
+        data = DataSpec(benchmark=args.benchmark)
+        records = from_baselines(Path(args.baselines or "baselines"), platform, data, args.cpu_capability)
+        where = f"{args.baselines or 'baselines'}/{platform}"
+    rows = derive(RecordedEvidence(records, data))
+    print(terminal_tables(rows))
+    print(f"re-derived {len(rows)} verdicts from {where} in {time.perf_counter() - start:.1f} s, no model built")
+    status = 0
+    if args.check:
+        if stored_rows is None:
+            raise ValueError("--check compares with a run's own verdicts: give --from reports/results.json")
+        diffs = differences(rows, stored_rows)
+        print("\n".join(diffs) if diffs else f"every verdict equals the run's own ({len(stored_rows)} checked)")
+        status = 1 if diffs else 0
+    if args.against:
+        if stored_rows is None:
+            raise ValueError("--against compares a run with baselines: give --from reports/results.json")
+        base = from_baselines(Path(args.against), platform, data, args.cpu_capability)
+        measured = [r for r in rows if r["verdict"] != "no record"]  # a run with -k or a marker: its claims only
+        moved = differences(measured, derive(RecordedEvidence(base, data)), ("baselines", "this run"))
+        print(f"verdicts that differ from {args.against}/{platform}:")
+        print("\n".join(f"  {m}" for m in moved) or "  none")
+        metrics = moved_metrics(records, base)
+        print(f"metrics that moved beyond their tolerance: {len(metrics)}")
+        if metrics:
+            print(tabulate(metrics, headers=["group", "case", "what moved"], maxcolwidths=[14, 36, 80]))
+    return status
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m repro verdicts", description=__doc__.splitlines()[0])
+    add_arguments(ap)
+    args = ap.parse_args(argv)
+    try:
+        return run(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
