@@ -126,3 +126,27 @@ def test_every_metric_has_a_tolerance():
         bl.tolerance(metric)
     with pytest.raises(KeyError, match="no tolerance for metric 'seconds'"):
         bl.tolerance("seconds")
+
+
+@pytest.mark.parametrize("name", ["../../x", "/tmp/x", "a/b", ".hidden", "", "x y"])
+def test_a_platform_key_that_is_not_a_plain_name_stops_before_it_becomes_a_path(name, monkeypatch):
+    monkeypatch.setenv("REPRO_PLATFORM", name)
+    with pytest.raises(bl.BaselineError, match="not a plain name"):
+        bl.platform_name()
+
+
+def test_a_plain_platform_key_is_used_as_given(monkeypatch):
+    monkeypatch.setenv("REPRO_PLATFORM", "jetson-orin_nx.8gb")
+    assert bl.platform_name() == "jetson-orin_nx.8gb"
+
+
+def test_an_environment_mismatch_names_each_version_and_the_fix():
+    recorded = {"torch": "2.14.1", "peft": "0.21.2", "python": "3.11.7", "platform": "Linux-x86_64"}
+    assert bl.environment_mismatch(recorded, {**recorded, "python": "3.11.9", "transformers": "6.0"}) is None
+    text = bl.environment_mismatch(recorded, {**recorded, "peft": "0.22.0"})
+    assert text.startswith("recorded with peft 0.21.2, running 0.22.0") and bl.CONSTRAINTS in text
+
+
+def test_the_re_record_hint_selects_just_that_case():
+    assert bl.update_hint("mobilenet_v2-lora-r8") == (
+        'pytest -m paper_claims -k "[mobilenet_v2-lora-r8]" --update-baselines --baseline-reason "<why>"')

@@ -43,3 +43,31 @@ def test_update_refuses_when_another_test_failed(tmp_path):
 def test_update_without_reason_is_a_usage_error(tmp_path):
     out = run_pytest(TWO_CASES[0], "--baselines-dir", str(tmp_path), "--update-baselines")
     assert out.returncode == 4 and "--update-baselines needs --baseline-reason" in out.stderr
+
+
+def test_a_platform_key_that_is_a_path_writes_nothing(tmp_path):
+    import os
+
+    env = {**os.environ, "REPRO_PLATFORM": "../escaped"}
+    out = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-c",
+                          str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), TWO_CASES[0], "--baselines-dir",
+                          str(tmp_path / "b"), "--update-baselines", "--baseline-reason", "x"],
+                         cwd=ROOT, capture_output=True, text=True, env=env)
+    assert out.returncode == 4 and "is not a plain name" in out.stderr
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "b").exists()
+
+
+def test_a_moved_metric_says_the_environment_first_and_how_to_re_record_that_case(tmp_path):
+    assert run_pytest(TWO_CASES[0], "--baselines-dir", str(tmp_path), "--update-baselines",
+                      "--baseline-reason", "r").returncode == 0
+    [path] = tmp_path.glob("*/costs.json")
+    data = json.loads(path.read_text())
+    data["environment"]["peft"] = "0.1.0"
+    data["cases"]["resnet18-fft"]["flops.exact.total"] += 1
+    path.write_text(json.dumps(data))
+    out = run_pytest(TWO_CASES[0], "--baselines-dir", str(tmp_path))
+    assert out.returncode == 1
+    text = out.stdout
+    assert "was recorded with peft 0.1.0, running" in text
+    assert text.index("recorded with peft 0.1.0") < text.index("flops.exact.total")
+    assert '-k "[resnet18-fft]" --update-baselines' in text

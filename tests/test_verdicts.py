@@ -1,0 +1,82 @@
+"""`python -m repro verdicts`: the claims table from stored records, with no torch and no model."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_claims import SYNTHETIC, records_of
+
+from repro.claims import Outcome, claim_cases
+from repro.data import GLYPHS
+from repro.evidence import RecordedEvidence
+from repro.verdicts import derive, join
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def results_file(path: Path, fake, tamper=None) -> Path:
+    """A results.json as a claims run writes it, with the rows the live checks give."""
+    rows = [Outcome(c, conv, c.check(fake, conv), GLYPHS.describe() if c.kind == "accuracy" else
+                    "analytic (no data)", scale).row() for c, conv, scale in claim_cases() if scale == "32px"]
+    if tamper:
+        next(r for r in rows if r["id"] == tamper)["verdict"] = "holds?"
+    path.write_text(json.dumps({"schema": 1, "environment": {}, "claims": rows, "measured": records_of(fake, GLYPHS)}))
+    return path
+
+
+def verdicts(*args):
+    return subprocess.run([sys.executable, "-m", "repro", "verdicts", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True)
+
+
+def test_a_run_re_derives_to_its_own_verdicts_and_a_changed_one_is_named(tmp_path):
+    holding, _ = SYNTHETIC["F"]
+    out = verdicts("--from", results_file(tmp_path / "ok.json", holding), "--check")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "every verdict equals the run's own" in out.stdout and "no model built" in out.stdout
+    out = verdicts("--from", results_file(tmp_path / "bad.json", holding, tamper="G"), "--check")
+    assert out.returncode == 1 and "G verdict: the run's 'holds?'" in out.stdout
+
+
+def test_the_paper_claims_and_the_suite_findings_are_two_tables(tmp_path):
+    out = verdicts("--from", results_file(tmp_path / "r.json", SYNTHETIC["A"][0]))
+    paper, ours = out.stdout.index("== claims of arXiv"), out.stdout.index("== findings of this suite")
+    assert paper < ours and "\nBE-exact" in out.stdout[ours:] and "\nBE-exact" not in out.stdout[paper:ours]
+
+
+def test_verdicts_from_the_stored_baselines_import_no_torch():
+    code = ("import sys; from repro.__main__ import main; code = main(['verdicts', '--baselines', 'baselines', "
+            "'--platform', 'x86_64-cpu', '--cpu-capability', 'avx2']); "
+            "assert 'torch' not in sys.modules, 'torch imported'; sys.exit(code)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "re-derived 31 verdicts" in out.stdout
+
+
+def test_a_missing_record_is_named_not_guessed():
+    rows = derive(RecordedEvidence({}, GLYPHS))
+    assert {r["verdict"] for r in rows} == {"no record"}
+    assert "no record of resnet18-lora-r8 in costs" in next(r for r in rows if r["id"] == "C")["measured"]
+
+
+def test_the_shards_of_a_run_join_into_one(tmp_path):
+    fake = SYNTHETIC["A"][0]
+    whole = json.loads(results_file(tmp_path / "r.json", fake).read_text())
+    parts = []
+    for group, cases in whole["measured"].items():
+        parts.append(({group: cases}, [r for r in whole["claims"] if r["id"] == "A"] if group == "costs" else [],
+                      GLYPHS))
+    records, rows, data = join(parts)
+    assert records == whole["measured"] and [r["id"] for r in rows] == ["A"] and data == GLYPHS
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--from", "no/such/results.json"], "not found: a claims run writes it"),
+    (["--check"], "--check compares with a run's own verdicts"),
+    (["--platform", "../x"], "is not a plain name"),
+])
+def test_bad_input_is_one_line_naming_the_fix(args, message):
+    out = verdicts(*args)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
