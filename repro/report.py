@@ -360,12 +360,17 @@ def build(inputs: Inputs, out: Path) -> Path:
         md += ["## Missing inputs", "", *[f"* {m}" for m in inputs.missing], ""]
 
     md += ["## Claims", ""]
-    if inputs.claims:
-        md += [tabulate(claims_table(inputs.claims), tablefmt="github", headers=[
-            "id", "the paper's words", "source", "paper", "scale", "ours (paper rules)", "ours (exact)",
-            "verdict", "why they differ"]), ""]
+    headers = ["id", "the paper's words", "source", "paper", "scale", "ours (paper rules)", "ours (exact)", "verdict",
+               "why they differ"]
+    paper = [r for r in inputs.claims if r.get("section", "paper") == "paper"]
+    ours = [r for r in inputs.claims if r.get("section") == "finding"]
+    if paper:
+        md += [tabulate(claims_table(paper), tablefmt="github", headers=headers), ""]
     else:
         md += ["No claim checks in the run's results: run `pytest -m paper_claims` to check them.", ""]
+    if ours:
+        md += ["## Findings of this suite", "", "Measured here, not claimed by the paper.", "",
+               tabulate(claims_table(ours), tablefmt="github", headers=headers), ""]
 
     for scale, group in SCALES.items():
         costs = inputs.cases(group)

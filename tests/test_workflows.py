@@ -68,3 +68,33 @@ def test_jetson_runs_on_the_self_hosted_device_and_never_for_pull_requests(jetso
     assert any("GITHUB_STEP_SUMMARY" in r for r in run)
     assert any("upload-artifact" in r for r in run)
     assert job["env"]["REPRO_PLATFORM"].startswith("jetson")
+
+
+def test_every_x86_64_install_is_constrained_to_the_recorded_versions(ci):
+    installs = [r for job in ci["jobs"].values() for r in steps(job) if "pip install" in r]
+    assert installs and all("-c baselines/x86_64-cpu/constraints.txt" in r for r in installs)
+    root = WORKFLOWS.parents[1]
+    readme = (root / "README.md").read_text()
+    assert readme.count("pip install -q -c baselines/x86_64-cpu/constraints.txt") >= 2
+    assert "-c baselines/x86_64-cpu/constraints.txt" in (root / ".ci" / "run").read_text()
+    assert "PIP_CONSTRAINT = {toxinidir}/baselines/x86_64-cpu/constraints.txt" in (root / "tox.ini").read_text()
+
+
+def test_ci_re_derives_every_verdict_from_the_shards_records_without_torch(ci):
+    job = ci["jobs"]["verdicts"]
+    assert job["needs"] == "claims" and job["if"] == "always()"
+    run = steps(job)
+    assert any("download-artifact" in r for r in run)
+    assert any("--no-deps" in r and "torch" not in r for r in run)
+    assert any("python -m repro verdicts" in r and "--check" in r and "--from" in r for r in run)
+
+
+def test_latest_runs_the_claims_on_the_newest_releases_and_never_fails_a_build():
+    latest = load("latest.yml")
+    assert not {"push", "pull_request"} & set(latest["on"]) and "workflow_dispatch" in latest["on"]
+    [job] = latest["jobs"].values()
+    assert job["continue-on-error"] is True
+    run = steps(job)
+    assert not any("constraints" in r for r in run)
+    assert any("--upgrade" in r and "peft" in r and "torch" in r for r in run)
+    assert any("--against baselines" in r and "GITHUB_STEP_SUMMARY" in r for r in run)
