@@ -159,6 +159,15 @@ def break_even(costs: dict, scale: str, models=MODELS, methods=METHODS, ranks=RA
     return rows
 
 
+def cuda_table(costs: dict) -> list[list]:
+    """Cases recorded on CUDA: the allocator's measured peak beside the analytic ones (MiB)."""
+    mib = 2 ** 20
+    return [[case, f"{m['memory.cuda_max_allocated'] / mib:.1f}", f"{m['memory.peak.simultaneous'] / mib:.1f}",
+             f"{m['memory.peak.category_max_sum'] / mib:.1f}",
+             f"x{m['memory.cuda_max_allocated'] / m['memory.peak.simultaneous']:.2f}"]
+            for case, m in sorted(costs.items()) if "memory.cuda_max_allocated" in m]
+
+
 def drift(inputs: Inputs) -> list[list]:
     """Every metric the run measured that differs from its stored baseline."""
     rows = []
@@ -391,6 +400,13 @@ def build(inputs: Inputs, out: Path) -> Path:
                "Break-even ranks (the first rank at which the method costs as much as full fine-tuning):", "",
                tabulate(break_even(costs, scale), tablefmt="github",
                         headers=["model", "method", "FLOPs (exact)", "FLOPs (paper rules)", "peak memory"]), ""]
+        cuda = cuda_table(costs)
+        if cuda:
+            md += ["Measured on the GPU (`torch.cuda.max_memory_allocated` over the profiled iterations) beside the "
+                   "analytic peaks, in MiB:", "",
+                   tabulate(cuda, tablefmt="github", headers=["case", "CUDA max allocated", "simultaneous (analytic)",
+                                                             "category max sum (analytic)", "CUDA / simultaneous"]),
+                   ""]
         if gone:
             md += [f"Missing from the figures: {len(gone)} cases ({', '.join(sorted(set(gone))[:5])}"
                    f"{', ...' if len(set(gone)) > 5 else ''}).", ""]

@@ -150,3 +150,16 @@ def test_an_environment_mismatch_names_each_version_and_the_fix():
 def test_the_re_record_hint_selects_just_that_case():
     assert bl.update_hint("mobilenet_v2-lora-r8") == (
         'pytest -m paper_claims -k "[mobilenet_v2-lora-r8]" --update-baselines --baseline-reason "<why>"')
+
+
+def test_a_cuda_peak_is_recorded_and_never_fails():
+    from types import SimpleNamespace
+
+    record = SimpleNamespace(params={"total": 1}, flops={"exact": {"total": 2}},
+                             memory={"categories": {"activation": 3}, "peak": {"simultaneous": 4},
+                                     "cuda_max_allocated": 5})
+    m = bl.cost_metrics(record)
+    assert m["memory.cuda_max_allocated"] == 5
+    assert bl.compare({**m, "memory.cuda_max_allocated": 6}, m) == []
+    assert "memory.cuda_max_allocated" not in bl.cost_metrics(SimpleNamespace(**{**vars(record), "memory": {
+        **record.memory, "cuda_max_allocated": None}}))

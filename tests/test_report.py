@@ -114,3 +114,13 @@ def test_corrupt_results_and_partial_baselines_say_what_is_missing(records):
     assert "broken.json could not be read" in md
     assert "costs-224px.json" in md and "No `costs-224px` measurements or baselines." in md
     assert "mobilenet_v2-lora-r16" in md  # named among the cases missing from the figures
+
+
+def test_a_cuda_peak_shows_beside_the_analytic_ones():
+    from repro.report import cuda_table
+
+    mib = 2 ** 20
+    costs = {"resnet18-fft": {"memory.cuda_max_allocated": 30 * mib, "memory.peak.simultaneous": 20 * mib,
+                              "memory.peak.category_max_sum": 25 * mib},
+             "resnet18-head": {"memory.peak.simultaneous": mib, "memory.peak.category_max_sum": mib}}
+    assert cuda_table(costs) == [["resnet18-fft", "30.0", "20.0", "25.0", "x1.50"]]
