@@ -200,9 +200,9 @@ def check_e(e: Evidence, convention) -> Verdict:
 
 def check_k(e: Evidence, convention=None) -> Verdict:
     models = (*STANDARD, *MOBILENETS)
-    more = {m: peak(e, m, "dora", RANK) - peak(e, m, "lora", RANK) for m in models}
-    ratios = {m: peak(e, m, "dora", RANK) / peak(e, m, "lora", RANK) for m in models}
-    return Verdict(all(BANDS["K"].contains(x) for x in more.values()),
+    peaks = {m: (peak(e, m, "dora", RANK), peak(e, m, "lora", RANK)) for m in models}
+    ratios = {m: dora / lora for m, (dora, lora) in peaks.items()}
+    return Verdict(all(BANDS["K"].contains(dora - lora) for dora, lora in peaks.values()),
                    ", ".join(f"{m} x{r:.2f}" for m, r in ratios.items())
                    + f" (DoRA/LoRA peak, r{RANK}); band: DoRA's peak {BANDS['K']} bytes above LoRA's",
                    value=min(ratios.values()))
@@ -275,8 +275,11 @@ def cell(model, task, method=None) -> str:
     return " ".join(x for x in (model, method, task) if x)
 
 
+HOLDS_OF = {s: h for h, s in STATUS_OF.items()}
+
+
 def _verdict(status, measured, why="", value=None) -> Verdict:
-    return Verdict({s: h for h, s in STATUS_OF.items()}[status], measured, why, value)
+    return Verdict(HOLDS_OF[status], measured, why, value)
 
 
 def check_f(e: Evidence, convention=None) -> Verdict:
@@ -442,8 +445,12 @@ def claim_cases(claims=(*CLAIMS, *FINDINGS)):
 
 def claim_id(claim: Claim, convention, scale: str = "32px") -> str:
     """The claim and its convention: the row of the claims table; the test id adds a scale other than 32px."""
-    base = claim.id if convention is None else f"{claim.id}-{convention}"
-    return base if scale == "32px" else f"{base}-{scale}"
+    return at_scale(claim.id if convention is None else f"{claim.id}-{convention}", scale)
+
+
+def at_scale(row_id: str, scale: str) -> str:
+    """A claims-table row id (B-paper) with its scale, as the test ids name it (B-paper-224px)."""
+    return row_id if scale == "32px" else f"{row_id}-{scale}"
 
 
 @dataclass

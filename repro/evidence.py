@@ -15,11 +15,18 @@ import functools
 import re
 
 from repro.claims import SCALES
-from repro.protocol import ACCURACY_RANK, ACCURACY_SEEDS, ACCURACY_STEPS, RANKED
+from repro.protocol import ACCURACY_RANK, ACCURACY_SEEDS, ACCURACY_STEPS, PAPER_SIZE, RANKED
 from repro.specs import AdaptSpec, CaseSpec, DataSpec
 
-COST_GROUPS = {"32px": "costs", "224px": "costs-224px"}  # the baseline group of each claims scale
+COST_GROUPS = {"32px": "costs", f"{PAPER_SIZE}px": "costs-224px"}  # the baseline group of each claims scale (SCALES)
 INPUTS_GROUP = "claim-inputs"  # the records claims read beyond the grid: S1's adapters, S2's dropout case
+RECORD_GROUPS = (*COST_GROUPS.values(), INPUTS_GROUP)  # what the cost claims read; accuracy: DataSpec.group
+
+
+def check_scale(scale: str) -> str:
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; valid scales: {', '.join(SCALES)}")
+    return scale
 
 
 def adapter_spec(model: str, rank: int) -> CaseSpec:
@@ -56,9 +63,7 @@ class RecordedEvidence(_Tasks):
         self.records, self.data, self.scale = records, data or DataSpec(), scale
 
     def at(self, scale: str) -> RecordedEvidence:
-        if scale not in SCALES:
-            raise ValueError(f"unknown scale {scale!r}; valid scales: {', '.join(SCALES)}")
-        return RecordedEvidence(self.records, self.data, scale)
+        return RecordedEvidence(self.records, self.data, check_scale(scale))
 
     def _record(self, group: str, key: str) -> dict:
         try:
@@ -99,9 +104,7 @@ class MeasuredEvidence(_Tasks):
     def at(self, scale: str) -> MeasuredEvidence:
         """The evidence with cost cases at one of SCALES; one object per scale, so the accuracy runs
         (cached per object) and the cost measurements (shared `measure`) are made once."""
-        if scale not in SCALES:
-            raise ValueError(f"unknown scale {scale!r}; valid scales: {', '.join(SCALES)}")
-        if scale == self.scale:
+        if check_scale(scale) == self.scale:
             return self
         if scale not in self._views:
             view = MeasuredEvidence(self._measure, self.data, self.seeds, scale, self.workers)

@@ -29,8 +29,9 @@ from tabulate import tabulate  # noqa: E402
 from repro import baselines as bl  # noqa: E402
 from repro.claims import SCALES as CLAIM_SCALES  # noqa: E402
 from repro.data import GLYPHS, SCENARIOS  # noqa: E402
+from repro.evidence import COST_GROUPS  # noqa: E402
 from repro.files import write_atomic, write_text  # noqa: E402
-from repro.grid import ACCURACY_RANK, ACCURACY_STEPS, CHECKPOINTS, PAPER_SIZE, RANKS  # noqa: E402
+from repro.grid import ACCURACY_RANK, ACCURACY_STEPS, CHECKPOINTS, RANKS  # noqa: E402
 from repro.methods import PAPER_METHODS, RANKED  # noqa: E402
 from repro.models import PAPER_MODELS  # noqa: E402
 from repro.specs import AdaptSpec, CaseSpec  # noqa: E402
@@ -39,8 +40,7 @@ from repro.verdicts import by_scale  # noqa: E402, F401 (re-exported)
 RESULTS_SCHEMA = 1
 GROUPS = ("costs", "costs-224px", "accuracy-digits")
 OPTIONAL_GROUPS = ("accuracy-glyphs",)  # read when recorded (pytest -m paper_claims --benchmark glyphs)
-# scale (as the claims read costs, repro.claims.SCALES) -> the baseline group holding its cases
-SCALES = {"32px": "costs", f"{PAPER_SIZE}px": "costs-224px"}
+SCALES = COST_GROUPS  # scale (as the claims read costs) -> the baseline group holding its cases
 # Okabe-Ito for the paper's methods: distinguishable with every common colour-vision deficiency; one
 # colour per method everywhere. The methods beyond the paper take distinct Tableau colours.
 METHOD_COLORS = {"fft": "#000000", "bn_head": "#E69F00", "head": "#999999", "lora": "#0072B2",

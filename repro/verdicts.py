@@ -21,11 +21,11 @@ from pathlib import Path
 from tabulate import tabulate
 
 from repro import baselines as bl
-from repro.claims import SCALES, Outcome, Verdict, claim_cases
-from repro.evidence import RecordedEvidence
+from repro.claims import SCALES, Outcome, Verdict, at_scale, claim_cases
+from repro.evidence import RECORD_GROUPS, RecordedEvidence
 from repro.specs import BENCHMARKS, DataSpec
 
-RECORD_GROUPS = ("costs", "costs-224px", "claim-inputs")  # plus the data's accuracy group
+NO_RECORD = "no record"  # the verdict of a claim whose records are missing: neither a pass nor a failure
 
 
 # ---- deriving -----------------------------------------------------------------------------------
@@ -38,7 +38,7 @@ def derive(evidence: RecordedEvidence, cases=None, data_label: str | None = None
             verdict = claim.check(evidence.at(scale), convention)
         except KeyError as err:  # MissingRecord: say which, and go on with the others
             rows.append({**Outcome(claim, convention, Verdict(None, str(err)), scale=scale).row(),
-                         "verdict": "no record"})
+                         "verdict": NO_RECORD})
             continue
         data = (data_label or evidence.data.describe()) if claim.kind == "accuracy" else "analytic (no data)"
         rows.append(Outcome(claim, convention, verdict, data, scale).row())
@@ -106,7 +106,12 @@ def differences(new: list[dict], old: list[dict], names=("the run's", "re-derive
 
 
 def claim_label(row) -> str:
-    return row["id"] if row["scale"] == "32px" else f"{row['id']}-{row['scale']}"
+    return at_scale(row["id"], row["scale"])
+
+
+def recorded(rows: list[dict]) -> list[dict]:
+    """The rows whose records were there (a run with -k or a marker stores some cases only)."""
+    return [r for r in rows if r["verdict"] != NO_RECORD]
 
 
 def moved_metrics(records: dict, stored: dict) -> list[list]:
@@ -137,15 +142,21 @@ SECTIONS = {"paper": "claims of arXiv 2507.23536", "finding": "findings of this 
 SCALE_COLUMNS = [f"{k} {s}" for s in SCALES for k in ("measured", "verdict")]
 
 
+def sections(rows: list[dict]):
+    """(title, by-scale table) for the paper's claims, then the suite's own findings, where there are any."""
+    table = by_scale(sorted(rows, key=lambda r: (r["id"], r["scale"])))
+    for section, title in SECTIONS.items():
+        if part := [t for t in table if t["section"] == section]:
+            yield title, part
+
+
 def terminal_tables(rows: list[dict]) -> str:
     """The claims, then the suite's own findings, one table each."""
     out = []
-    for section, title in SECTIONS.items():
-        table = [t for t in by_scale(sorted(rows, key=lambda r: (r["id"], r["scale"]))) if t["section"] == section]
-        if table:
-            out += [f"== {title} ==", tabulate([[t["id"], t["paper"], *(t.get(c, "") for c in SCALE_COLUMNS)]
-                                                for t in table], headers=["id", "paper", *SCALE_COLUMNS],
-                                               maxcolwidths=[8, 18, 44, 10, 44, 10])]
+    for title, table in sections(rows):
+        out += [f"== {title} ==", tabulate([[t["id"], t["paper"], *(t.get(c, "") for c in SCALE_COLUMNS)]
+                                            for t in table], headers=["id", "paper", *SCALE_COLUMNS],
+                                           maxcolwidths=[8, 18, 44, 10, 44, 10])]
     undecided = sorted({claim_label(r) for r in rows if r["verdict"] == "inconclusive"})
     if undecided:
         out.append(f"inconclusive (an interval across a band's edge: neither holds nor fails): {', '.join(undecided)}")
@@ -155,12 +166,9 @@ def terminal_tables(rows: list[dict]) -> str:
 def markdown(rows: list[dict]) -> str:
     columns = ["id", "source", "claim", "paper", *SCALE_COLUMNS, "why", "data"]
     text = ["# Claims of arXiv 2507.23536", ""]
-    for section, title in SECTIONS.items():
-        table = [t for t in by_scale(sorted(rows, key=lambda r: (r["id"], r["scale"]))) if t["section"] == section]
-        if table:
-            text += [f"## {title[0].upper()}{title[1:]}", "",
-                     tabulate([[t.get(c, "") for c in columns] for t in table], headers=columns, tablefmt="github"),
-                     ""]
+    for title, table in sections(rows):
+        text += [f"## {title[0].upper()}{title[1:]}", "",
+                 tabulate([[t.get(c, "") for c in columns] for t in table], headers=columns, tablefmt="github"), ""]
     return "\n".join(text)
 
 
@@ -208,8 +216,7 @@ def run(args) -> int:
         if stored_rows is None:
             raise ValueError("--against compares a run with baselines: give --from reports/results.json")
         base = from_baselines(Path(args.against), platform, data, args.cpu_capability)
-        measured = [r for r in rows if r["verdict"] != "no record"]  # a run with -k or a marker: its claims only
-        moved = differences(measured, derive(RecordedEvidence(base, data)), ("baselines", "this run"))
+        moved = differences(recorded(rows), derive(RecordedEvidence(base, data)), ("baselines", "this run"))
         print(f"verdicts that differ from {args.against}/{platform}:")
         print("\n".join(f"  {m}" for m in moved) or "  none")
         metrics = moved_metrics(records, base)

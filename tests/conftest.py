@@ -86,7 +86,12 @@ class BaselineStore:
                         pytrace=False)
 
     def mismatch(self, group) -> str | None:
-        return bl.environment_mismatch(self._load(group)["environment"], environment(self.device))
+        return bl.environment_mismatch(self._load(group)["environment"], self.environment)
+
+    @functools.cached_property
+    def environment(self) -> dict:
+        """This run's library versions and platform, read once (every failing case compares them)."""
+        return environment(self.device)
 
     def mismatches(self) -> list[str]:
         """One line per loaded baseline file recorded in another environment."""
@@ -132,7 +137,7 @@ def pytest_sessionfinish(session):
         store, all_rows = config.stash[STORE], config.stash[ROWS]
         if all_rows:
             derived = verdicts.derive(RecordedEvidence(dict(store.seen), accuracy_data(config)))
-            diffs = verdicts.differences([r for r in derived if r["verdict"] != "no record"], all_rows)
+            diffs = verdicts.differences(verdicts.recorded(derived), all_rows)
             config.stash[REDERIVED] = diffs
             if diffs:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -184,7 +189,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                                         f"reason; fix them first", red=True)
         else:
             for group, cases in store.new.items():
-                diff = bl.update(store.path(group), group, store.platform, environment(store.device), cases,
+                diff = bl.update(store.path(group), group, store.platform, store.environment, cases,
                                  store.reason)
                 terminalreporter.write_sep("-", f"baseline {store.path(group)}: {len(cases)} cases written")
                 terminalreporter.write_line(tabulate(diff, headers=["case", "metric", "old", "new"])
@@ -206,7 +211,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_line(line, yellow=True)
     if rows or config.getoption("--report"):
         # the run's records, for `python -m repro report`; a run without claim checks keeps the last one's
-        report.write_results(reports / "results.json", store.seen, rows, environment(store.device))
+        report.write_results(reports / "results.json", store.seen, rows, store.environment)
         terminalreporter.write_line(f"written: {reports / 'results.json'}")
     if config.getoption("--report"):
         inputs = report.load_inputs(reports / "results.json", store.root, store.platform)

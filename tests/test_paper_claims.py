@@ -15,7 +15,7 @@ from repro.claims import Outcome, claim_cases, claim_id
 from repro.evidence import RecordedEvidence
 from repro.specs import DataSpec
 from repro.stats import Band
-from repro.verdicts import derive, from_baselines
+from repro.verdicts import NO_RECORD, claim_label, derive, from_baselines
 
 # claim id -> (why it does not reproduce, the range its headline value is expected in). Measured on
 # x86_64 CPU, torch 2.14.1, peft 0.21.2; costs are analytic, so the ranges hold on any machine.
@@ -91,8 +91,8 @@ def test_every_verdict_re_derives_from_the_stored_baselines():
     rows = derive(RecordedEvidence(records, DataSpec()))
     assert rows
     for row in rows:
-        key = row["id"] if row["scale"] == "32px" else f"{row['id']}-{row['scale']}"
-        if row["verdict"] == "no record" and not accuracy.exists():
+        key = claim_label(row)
+        if row["verdict"] == NO_RECORD and not accuracy.exists():
             continue
         expected = ("inconclusive" if key in INCONCLUSIVE_ON_RECORD else
                     "does not reproduce" if key in DOES_NOT_REPRODUCE else "holds")
