@@ -100,8 +100,9 @@ def _relative(current, baseline):
     return f"{(current - baseline) / baseline:+.2%}" if baseline else "from zero"
 
 
-# Metric pattern (fnmatch, first match wins) -> check. Wall time is never here: it goes to
-# pytest-benchmark. Accuracy is stored per case as mean and standard deviation over the seeds, at the
+# Metric pattern (fnmatch, first match wins) -> check. Wall time is never a target here: the time
+# readings (time.*) are stored to be shown and re-read by the claims, and speed targets go to
+# pytest-benchmark (benchmarks/). Accuracy is stored per case as mean and standard deviation over the seeds, at the
 # end of the run and at each checkpoint, with the number of seeds.
 TOLERANCES = {
     "params.*": Exact(),
@@ -112,6 +113,7 @@ TOLERANCES = {
     "depthwise.*": Exact(),  # claim S1's adapter records (repro/evidence.py)
     "peft.*": Exact(),
     "pre_grouped.*": Exact(),
+    "time.*": Informational(),  # this machine's seconds: shown beside the FLOPs, never a pass or a failure
     "accuracy.n": Exact(),
     "accuracy.*.mean": SeedMean(),
     "accuracy.*.sd": Informational(),

@@ -11,6 +11,7 @@ re-derived from the records the run stored (tests/test_paper_claims.py does).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 
@@ -20,13 +21,20 @@ from repro.specs import AdaptSpec, CaseSpec, DataSpec
 
 COST_GROUPS = {"32px": "costs", f"{PAPER_SIZE}px": "costs-224px"}  # the baseline group of each claims scale (SCALES)
 INPUTS_GROUP = "claim-inputs"  # the records claims read beyond the grid: S1's adapters, S2's dropout case
-RECORD_GROUPS = (*COST_GROUPS.values(), INPUTS_GROUP)  # what the cost claims read; accuracy: DataSpec.group
+TIME_GROUPS = {"32px": "times", f"{PAPER_SIZE}px": "times-224px"}  # measured step times (repro/timing.py)
+RECORD_GROUPS = (*COST_GROUPS.values(), INPUTS_GROUP, *TIME_GROUPS.values())  # what the cost claims and the
+# report read; accuracy: DataSpec.group
 
 
 def check_scale(scale: str) -> str:
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; valid scales: {', '.join(SCALES)}")
     return scale
+
+
+def time_spec(model: str, method: str, rank: int | None, scale: str) -> CaseSpec:
+    """The case a time reading times at a scale: the real step, never fake tensors."""
+    return CaseSpec(model, method, rank, size=SCALES[scale].get("size", 32))
 
 
 def adapter_spec(model: str, rank: int) -> CaseSpec:
@@ -79,6 +87,9 @@ class RecordedEvidence(_Tasks):
     def adapters(self, model, rank):
         return self._record(INPUTS_GROUP, adapter_spec(model, rank).key)
 
+    def time(self, model, method, rank=None):
+        return self._record(TIME_GROUPS[self.scale], time_spec(model, method, rank, self.scale).key)
+
     def runs(self, model, method, scenario):
         from repro.baselines import accuracy_runs
 
@@ -89,16 +100,22 @@ class RecordedEvidence(_Tasks):
 class MeasuredEvidence(_Tasks):
     """Evidence from real measurements, each made once and shared (tests and CLI use the same one)."""
 
-    def __init__(self, measure=None, data=None, seeds=None, scale="32px", workers=None):
+    def __init__(self, measure=None, data=None, seeds=None, scale="32px", workers=None, timings=None,
+                 device="cpu"):
         if measure is None:
             from repro.profile import profile
 
             measure = functools.cache(profile)
-        self._measure = measure
+        if timings is None:
+            from repro.timing import Timings
+
+            timings = Timings()
+        self._measure, self._timings = measure, timings
         self.data = data or DataSpec()
         self.seeds = seeds or ACCURACY_SEEDS
         self.scale = scale
         self.workers = workers
+        self.device = device
         self._views = {}
 
     def at(self, scale: str) -> MeasuredEvidence:
@@ -107,13 +124,14 @@ class MeasuredEvidence(_Tasks):
         if check_scale(scale) == self.scale:
             return self
         if scale not in self._views:
-            view = MeasuredEvidence(self._measure, self.data, self.seeds, scale, self.workers)
+            view = MeasuredEvidence(self._measure, self.data, self.seeds, scale, self.workers, self._timings,
+                                    self.device)
             view._all = self._all  # one set of accuracy runs for every scale
             self._views[scale] = view
         return self._views[scale]
 
     def spec(self, model, method, rank=None, **spec_fields) -> CaseSpec:
-        return CaseSpec(model, method, rank, **{**SCALES[self.scale], **spec_fields})
+        return CaseSpec(model, method, rank, device=self.device, **{**SCALES[self.scale], **spec_fields})
 
     def cost(self, model, method, rank=None, **spec_fields):
         from repro.baselines import cost_metrics
@@ -122,6 +140,10 @@ class MeasuredEvidence(_Tasks):
 
     def adapters(self, model, rank):
         return depthwise_adapters(model, rank)
+
+    def time(self, model, method, rank=None):
+        spec = time_spec(model, method, rank, self.scale)
+        return self._timings(dataclasses.replace(spec, device=self.device))
 
     def runs(self, model, method, scenario):
         return self._runs()[model, method, scenario]

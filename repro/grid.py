@@ -69,6 +69,19 @@ def seeds_of(method: str, seeds=ACCURACY_SEEDS) -> tuple[int, ...]:
     return seeds[:1] if method == "bn_stats_only" else tuple(seeds)
 
 
+def time_cases(models=PAPER_MODELS, ranks=RANKS, size: int = 32) -> list[CaseSpec]:
+    """What the time readings time against FFT (repro/timing.py), per model: LoRA and DoRA at every
+    rank (claims B, D and the break-even rank), GaLore at r8 (E), and the two head methods."""
+    return [CaseSpec(model, method, rank, size=size) for model in models
+            for method, rank in [("bn_head", None), ("head", None), ("galore", 8),
+                                 *((m, r) for m in ("lora", "dora") for r in ranks)]]
+
+
+# at 224 x 224 (batch 8, real steps): the paper's standard and depthwise-separable model at r8 only, for
+# the report; a step there takes ~50x one at 32 x 32 on a CPU
+TIME_CASES = time_cases() + time_cases(("resnet18", "mobilenet_v2"), ranks=(8,), size=PAPER_SIZE)
+
+
 # The smoke subset every commit runs: one standard and one depthwise-separable model, the methods
 # whose costs differ most, at the rank the paper quotes most.
 SMOKE_COSTS = cost_cases(models=("resnet18", "mobilenet_v2"), methods=("fft", "bn_head", "lora", "galore"),

@@ -60,20 +60,38 @@ class _AutogradFlag:
         pass
 
 
+# MemTracker's private attributes CategoryMemTracker reads or overrides. They are the same in torch 2.9.1
+# and 2.14.1 (tox -e floor runs the tests on the oldest); a torch that renames one fails here, in words.
+PRIVATE_SURFACE = ("_track_module_params_and_buffers", "_param_to_grad_hook_handles", "_update_and_maybe_create_winfos",
+                   "_track", "_in_opt", "_in_ac", "_curr_mem_snap", "_peak_mem", "_peak_mem_snap", "_mod_tracker")
+
+
 class CategoryMemTracker(MemTracker):
     """MemTracker's categories with none of its module hooks; keeps each category's maximum.
 
     Tensors made by an op are categorised as in MemTracker: optimizer state inside optimizer.step,
     temporaries inside backward, activations otherwise; gradients by their parameters' hooks.
-    torch 2.14.1's MemTracker registers a gradient hook on every parameter, which raises on one
+    MemTracker (torch 2.9 to 2.14) registers a gradient hook on every parameter, which raises on one
     that does not require grad; gradients of frozen parameters never exist, so they need no hook.
     Activation checkpointing is not supported: its recomputed activations would count as temporaries.
     """
 
     def __init__(self):
         super().__init__()
+        missing = [name for name in PRIVATE_SURFACE if not hasattr(self, name)]
+        if missing:
+            raise RuntimeError(f"torch {torch.__version__}'s MemTracker lacks {', '.join(missing)}, which the memory "
+                               f"categories rely on; the suite runs on torch 2.9 to 2.14 (pyproject.toml)")
         self._mod_tracker = _AutogradFlag()
         self.category_max = dict.fromkeys(CATEGORIES.values(), 0)
+        self._entry_fake_mode = None
+
+    def __enter__(self):
+        # Fake tensors (--analytic) are tracked when the tracker is entered inside their mode; any other
+        # fake mode met inside is someone's shape propagation, not memory. torch 2.13+ keeps the same
+        # reference as `_fake_mode_on_entry`, which 2.9 to 2.12 lack, so it is kept here under our name.
+        self._entry_fake_mode = active_fake_mode()
+        return super().__enter__()
 
     def _track_module_params_and_buffers(self, module, install_grad_hooks=True):
         # Called by track_external on the whole model: every gradient hook is installed there.
@@ -93,7 +111,7 @@ class CategoryMemTracker(MemTracker):
         # MemTracker's, without its DTensor and collective branches (nothing here is distributed) and
         # with a plain walk over the outputs in place of pytree; the categories are decided the same way.
         out = func(*args, **(kwargs or {}))
-        if active_fake_mode() is self._fake_mode_on_entry:
+        if active_fake_mode() is self._entry_fake_mode:
             if self._in_opt:
                 reftype = _MemRefType.OPT
             elif self._mod_tracker.is_bw and not self._in_ac:

@@ -169,6 +169,11 @@ def _peft(model, rank, opts, method: str):
     targets = lora_targets(model, opts.targets, opts.head)
     if method == "boft" and rank:
         targets = _boft_divisible(targets, rank)
+    if method == "boft" and (grouped := [n for n, m in targets.items() if getattr(m, "groups", 1) > 1]):
+        # newer peft refuses these itself; peft 0.18 and older build the adapter and fail in its forward
+        raise ValueError(f"peft cannot apply boft at rank {rank} to this model (BOFT does not support Conv2d "
+                         f"layers with groups > 1: {grouped[0]} has groups={targets[grouped[0]].groups}); "
+                         f"use --targets pointwise+regular")
     if method == "ia3":
         _no_rank(method, rank)
     else:

@@ -29,9 +29,9 @@ from tabulate import tabulate  # noqa: E402
 from repro import baselines as bl  # noqa: E402
 from repro.claims import SCALES as CLAIM_SCALES  # noqa: E402
 from repro.data import GLYPHS, SCENARIOS  # noqa: E402
-from repro.evidence import COST_GROUPS  # noqa: E402
+from repro.evidence import COST_GROUPS, TIME_GROUPS, time_spec  # noqa: E402
 from repro.files import write_atomic, write_text  # noqa: E402
-from repro.grid import ACCURACY_RANK, ACCURACY_STEPS, CHECKPOINTS, RANKS  # noqa: E402
+from repro.grid import ACCURACY_RANK, ACCURACY_STEPS, CHECKPOINTS, RANKS, TIME_CASES  # noqa: E402
 from repro.methods import PAPER_METHODS, RANKED  # noqa: E402
 from repro.models import PAPER_MODELS  # noqa: E402
 from repro.specs import AdaptSpec, CaseSpec  # noqa: E402
@@ -39,6 +39,7 @@ from repro.verdicts import by_scale  # noqa: E402, F401 (re-exported)
 
 RESULTS_SCHEMA = 1
 GROUPS = ("costs", "costs-224px", "accuracy-digits")
+TIME_OPTIONAL = tuple(TIME_GROUPS.values())  # read when recorded: a platform may have no time readings yet
 OPTIONAL_GROUPS = ("accuracy-glyphs",)  # read when recorded (pytest -m paper_claims --benchmark glyphs)
 SCALES = COST_GROUPS  # scale (as the claims read costs) -> the baseline group holding its cases
 # Okabe-Ito for the paper's methods: distinguishable with every common colour-vision deficiency; one
@@ -49,6 +50,7 @@ METHOD_COLORS = {"fft": "#000000", "bn_head": "#E69F00", "head": "#999999", "lor
 CATEGORIES = ("parameter", "buffer", "gradient", "optimizer_state", "activation", "temp", "other")
 CATEGORY_COLORS = dict(zip(CATEGORIES, plt.get_cmap("tab10").colors, strict=False))
 MODELS, METHODS = PAPER_MODELS, PAPER_METHODS  # what the claims report shows; a sweep passes its own
+TIME_NAMES = list(dict.fromkeys((s.model, s.method, s.rank) for s in TIME_CASES))  # what is timed, at any scale
 
 
 @dataclass
@@ -89,9 +91,9 @@ def load_inputs(results: Path, baselines_dir: Path, platform: str) -> Inputs:
     else:
         inputs.missing.append(f"{results} not found: no run's measurements; the figures use the baselines. "
                               f"Measure with `pytest -m paper_claims`")
-    for group in (*GROUPS, *OPTIONAL_GROUPS):
+    for group in (*GROUPS, *OPTIONAL_GROUPS, *TIME_OPTIONAL):
         path = baselines_dir / platform / bl.file_name(group, inputs.environment.get("device", "cpu"))
-        if group in OPTIONAL_GROUPS and not path.exists():
+        if group in (*OPTIONAL_GROUPS, *TIME_OPTIONAL) and not path.exists():
             continue
         try:
             stored = bl.load(path)
@@ -111,7 +113,8 @@ def claims_table(rows: list[dict]) -> list[list]:
     lines = {}
     for r in rows:
         base = r["id"].rsplit("-", 1)[0] if r["convention"] else r["id"]
-        line = lines.setdefault((base, r["scale"]), {"row": r, "paper": "", "exact": "", "verdicts": {}, "why": []})
+        line = lines.setdefault((base, r["scale"]), {"row": r, "paper": "", "exact": "", "time": "", "verdicts": {},
+                                                     "why": []})
         for convention in ([r["convention"]] if r["convention"] else ["paper", "exact"]):
             line[convention] = r["measured"]
             line["verdicts"][convention] = r["verdict"]
@@ -127,7 +130,7 @@ def claims_table(rows: list[dict]) -> list[list]:
             f"{c}: {v}" for c, v in sorted(line["verdicts"].items()))
         same = line["paper"] == line["exact"]
         out.append([claim_id, r["claim"], r["source"], r["paper"], scale, line["paper"],
-                    "(same)" if same else line["exact"], verdict, " ".join(line["why"])])
+                    "(same)" if same else line["exact"], line["time"], verdict, " ".join(line["why"])])
     return out
 
 
@@ -166,6 +169,29 @@ def cuda_table(costs: dict) -> list[list]:
              f"{m['memory.peak.category_max_sum'] / mib:.1f}",
              f"x{m['memory.cuda_max_allocated'] / m['memory.peak.simultaneous']:.2f}"]
             for case, m in sorted(costs.items()) if "memory.cuda_max_allocated" in m]
+
+
+def time_points(costs: dict, times: dict, scale: str) -> list[tuple]:
+    """(model, method, rank, FLOP reduction exact, paper, time reduction, lo, hi, ms, FFT ms) of every
+    timed case whose FLOPs are recorded at the same scale."""
+    out = []
+    for model, method, rank in TIME_NAMES:
+        t = times.get(time_spec(model, method, rank, scale).key)
+        cost, fft = costs.get(_case(model, method, rank, scale)), costs.get(_case(model, "fft", None, scale))
+        if t is None or cost is None or fft is None:
+            continue
+        flop = [1 - cost[f"flops.{c}.total"] / fft[f"flops.{c}.total"] for c in ("exact", "paper")]
+        out.append((model, method, rank, *flop, t["time.reduction"], t["time.reduction_lo"], t["time.reduction_hi"],
+                    1e3 * t["time.step_seconds"], 1e3 * t["time.fft_step_seconds"]))
+    return out
+
+
+def time_table(points: list[tuple], rank=ACCURACY_RANK, models=("resnet18", "mobilenet_v2")) -> list[list]:
+    """The counted reductions beside the measured one, per method at `rank` (and the head methods)."""
+    return [[model, method + (f" r{r}" if r else ""), f"{100 * ex:.1f}%", f"{100 * pa:.1f}%",
+             f"{100 * t:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]", f"{ms:.1f}", f"{fft_ms:.1f}"]
+            for model, method, r, ex, pa, t, lo, hi, ms, fft_ms in points
+            if model in models and r in (None, rank)]
 
 
 def drift(inputs: Inputs) -> list[list]:
@@ -221,6 +247,37 @@ def flops_vs_rank(costs: dict, scale: str, title: str, path: Path, models=MODELS
     fig.suptitle(title)
     _save(fig, path)
     return missing
+
+
+def time_vs_flops(points: dict, path: Path) -> None:
+    """Measured step-time reduction against the FLOP reduction of each convention, one point per model x
+    method x rank, filled at 32 x 32 and open at 224 x 224, with the diagonal a count would lie on if
+    it predicted time."""
+    markers = dict(zip(MODELS, "osD^", strict=False))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5), sharey=True)
+    for ax, (col, convention) in zip(axes, ((3, "exact"), (4, "paper")), strict=True):
+        for scale, pts in points.items():
+            for p in pts:
+                model, method, t, lo, hi = p[0], p[1], p[5], p[6], p[7]
+                color = METHOD_COLORS.get(method, "#555555")
+                ax.errorbar(100 * p[col], 100 * t, yerr=[[100 * (t - lo)], [100 * (hi - t)]],
+                            fmt=markers.get(model, "o"), color=color, mfc=color if scale == "32px" else "none",
+                            ms=5, alpha=0.8, elinewidth=0.8)
+        ax.axline((0, 0), slope=1, color="grey", linestyle=":", linewidth=1)
+        ax.axhline(0, color="grey", linewidth=0.5)
+        ax.axvline(0, color="grey", linewidth=0.5)
+        ax.set_xlabel(f"FLOP reduction vs FFT, {convention} counting (%)")
+        ax.set_title(f"{convention} counting", fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("measured step-time reduction vs FFT (%, 95% interval)")
+    handles = [plt.Line2D([], [], color=c, marker="o", linestyle="", label=m) for m, c in METHOD_COLORS.items()
+               if any(p[1] == m for pts in points.values() for p in pts)]
+    handles += [plt.Line2D([], [], color="black", marker=mk, linestyle="", mfc="none", label=m)
+                for m, mk in markers.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    fig.suptitle("Does a FLOP count predict the time of a step? (dotted: time = FLOPs; open: 224 x 224)")
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    _save(fig, path, tight=False)
 
 
 def memory_breakdown(costs: dict, scale: str, title: str, path: Path, models=MODELS, methods=METHODS,
@@ -369,8 +426,8 @@ def build(inputs: Inputs, out: Path) -> Path:
         md += ["## Missing inputs", "", *[f"* {m}" for m in inputs.missing], ""]
 
     md += ["## Claims", ""]
-    headers = ["id", "the paper's words", "source", "paper", "scale", "ours (paper rules)", "ours (exact)", "verdict",
-               "why they differ"]
+    headers = ["id", "the paper's words", "source", "paper", "scale", "ours (paper rules)", "ours (exact)",
+               "ours (step time, this machine)", "verdict", "why they differ"]
     paper = [r for r in inputs.claims if r.get("section", "paper") == "paper"]
     ours = [r for r in inputs.claims if r.get("section") == "finding"]
     if paper:
@@ -410,6 +467,25 @@ def build(inputs: Inputs, out: Path) -> Path:
         if gone:
             md += [f"Missing from the figures: {len(gone)} cases ({', '.join(sorted(set(gone))[:5])}"
                    f"{', ...' if len(set(gone)) > 5 else ''}).", ""]
+
+    md += ["## Measured step time against the FLOP counts", ""]
+    points = {scale: time_points(inputs.cases(COST_GROUPS[scale]), inputs.cases(group), scale)
+              for scale, group in TIME_GROUPS.items()}
+    if any(points.values()):
+        time_vs_flops(points, figures / "time_vs_flops.png")
+        env = inputs.environment
+        md += [f"One unprofiled step of each method timed against FFT's in one process, in alternation, on "
+               f"{env.get('device', '?')} ({env.get('platform', '?')}, {env.get('cpu_capability', '?')}); the "
+               "intervals are 95% over the timed rounds. These are this machine's seconds, not the paper's.", "",
+               "![Time vs FLOPs](figures/time_vs_flops.png)", ""]
+        for scale, pts in points.items():
+            if rows := time_table(pts):
+                md += [f"At {scale}, batch 8:", "",
+                       tabulate(rows, tablefmt="github", headers=["model", "method", "FLOP reduction (exact)",
+                                                                  "(paper rules)", "step-time reduction",
+                                                                  "step ms", "FFT step ms"]), ""]
+    else:
+        md += ["No time readings: `pytest -m paper_claims` measures them (baselines/<platform>/times.json).", ""]
 
     md += ["## Accuracy vs cost", ""]
     benchmark = "glyphs" if inputs.cases("accuracy-glyphs") else "digits"

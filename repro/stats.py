@@ -51,6 +51,14 @@ def paired(a, b) -> Summary:
     return summarize([x - y for x, y in zip(a, b, strict=True)])
 
 
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with a 95% interval that does not come from seeds (a measured time's rounds)."""
+    mean: float
+    lo: float
+    hi: float
+
+
 UNITS = {  # how a band's numbers read
     "%": lambda v: f"{100 * v:.0f}%",  # a fraction shown as a percentage (a reduction)
     "points": lambda v: f"{100 * v:.0f} points",  # a fraction of accuracy, shown in percentage points
@@ -86,8 +94,8 @@ class Band:
         (a best case or a worst case that is X give or take what one more task or rank would change)."""
         return cls.within(x, 0.10, unit)
 
-    def decide(self, s: Summary | float) -> str:
-        lo, hi = (s.lo, s.hi) if isinstance(s, Summary) else (s, s)
+    def decide(self, s: Summary | Interval | float) -> str:
+        lo, hi = (s.lo, s.hi) if isinstance(s, Summary | Interval) else (s, s)
         if self.lo <= lo and hi <= self.hi:
             return HOLDS
         if hi < self.lo or lo > self.hi:

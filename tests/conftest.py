@@ -17,6 +17,7 @@ from repro.data import BENCHMARKS, DataSpec, data_root
 from repro.evidence import MeasuredEvidence, RecordedEvidence
 from repro.files import write_text
 from repro.profile import check_device, environment, profile
+from repro.timing import Timings
 
 logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
 
@@ -166,8 +167,15 @@ def measure():
 
 
 @pytest.fixture(scope="session")
-def evidence(measure, pytestconfig):
-    return MeasuredEvidence(measure, accuracy_data(pytestconfig))
+def timings():
+    """Step times against FFT (repro/timing.py), each group of the grid timed once for the session."""
+    return Timings()
+
+
+@pytest.fixture(scope="session")
+def evidence(measure, timings, pytestconfig):
+    return MeasuredEvidence(measure, accuracy_data(pytestconfig), timings=timings,
+                            device=pytestconfig.getoption("--device"))
 
 
 def accuracy_data(config) -> DataSpec:

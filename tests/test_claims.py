@@ -34,6 +34,12 @@ class Fake:
         return {"flops.exact.total": f, "flops.paper.total": f, "flops.exact.forward": forward,
                 "memory.peak.category_max_sum": p, "memory.peak.simultaneous": p}
 
+    def time(self, model, method, rank=None):
+        """The step time follows the FLOPs here, measured within +-1 point."""
+        red = 1 - self.flops(model, method, rank) / self.flops(model, "fft", None)
+        return {"time.reduction": red, "time.reduction_lo": red - 0.01, "time.reduction_hi": red + 0.01,
+                "time.step_seconds": 1 - red, "time.fft_step_seconds": 1.0}
+
     def adapters(self, model, rank):
         return {"depthwise.layers": 17, "peft.adapted": 1, "peft.conv": 9 * 32, "peft.adapter": self.adapter,
                 "pre_grouped.conv": 9 * 32, "pre_grouped.adapter": self.adapter}
@@ -155,7 +161,7 @@ def records_of(fake, data) -> dict:
     from repro import baselines as bl
     from repro.claims import MOBILENETS, RANKS
     from repro.evidence import INPUTS_GROUP, adapter_spec
-    from repro.grid import ACCURACY_MODELS, CLAIM_INPUT_COSTS, accuracy_run
+    from repro.grid import ACCURACY_MODELS, CLAIM_INPUT_COSTS, TIME_CASES, accuracy_run
     from repro.methods import PAPER_METHODS, RANKED
     from repro.models import PAPER_MODELS
     from repro.specs import CaseSpec
@@ -170,7 +176,8 @@ def records_of(fake, data) -> dict:
             for task in fake.scenarios:
                 runs = [{"seed": s, **r} for s, r in enumerate(fake.runs(model, method, task))]
                 accuracy[accuracy_run(model, method, task, 0, data).key] = bl.accuracy_metrics(runs)
-    return {"costs": costs, INPUTS_GROUP: inputs, data.group: accuracy}
+    times = {s.key: fake.time(s.model, s.method, s.rank) for s in TIME_CASES if s.size == 32}
+    return {"costs": costs, INPUTS_GROUP: inputs, data.group: accuracy, "times": times}
 
 
 @pytest.mark.parametrize("claim, convention", CASES, ids=[claim_id(c, v) for c, v in CASES])
@@ -202,3 +209,21 @@ def test_each_band_decides_its_edges(name):
             assert band.decide(Summary(edge, 1, 5, outside - step, edge + step)) == INCONCLUSIVE
             assert band.decide(Summary(outside, 1, 5, outside, outside)) == NO
     assert str(band) and not str(band).startswith("-inf")
+
+
+class WideTimes(Fake):
+    """Step times measured with +-20 points of noise: every time interval crosses the bands' edges."""
+
+    def time(self, model, method, rank=None):
+        t = super().time(model, method, rank)
+        return t | {"time.reduction_lo": t["time.reduction"] - 0.2, "time.reduction_hi": t["time.reduction"] + 0.2}
+
+
+@pytest.mark.parametrize("claim_id_", ["B", "D", "E"])
+def test_a_time_interval_across_the_band_edge_is_inconclusive(claim_id_):
+    from repro.claims import TIME
+
+    claim = next(c for c in CLAIMS if c.id == claim_id_)
+    verdict = claim.check(WideTimes(**SYNTHETIC[claim_id_][0].__dict__), TIME)
+    assert verdict.status == "inconclusive", verdict.measured
+    assert "[" in verdict.measured  # the interval is shown, not only the point

