@@ -71,7 +71,8 @@ def seeds_of(method: str, seeds=ACCURACY_SEEDS) -> tuple[int, ...]:
 
 def time_cases(models=PAPER_MODELS, ranks=RANKS, size: int = 32) -> list[CaseSpec]:
     """What the time readings time against FFT (repro/timing.py), per model: LoRA and DoRA at every
-    rank (claims B, D and the break-even rank), GaLore at r8 (E), and the two head methods."""
+    rank (claims B, D and the break-even rank), GaLore at r8 (E), and the two head methods. Each case
+    takes ~3 s at 32 x 32 and ~20 s at 224 x 224 on a 2-core CPU."""
     return [CaseSpec(model, method, rank, size=size) for model in models
             for method, rank in [("bn_head", None), ("head", None), ("galore", 8),
                                  *((m, r) for m in ("lora", "dora") for r in ranks)]]
