@@ -16,8 +16,9 @@ depend on its company, so each case has its own FFT.
 Only steady-state steps are timed: the first steps warm the allocator and the kernels, and GaLore's
 SVD, made at its first step, comes again only every `update_proj_gap` (200) steps.
 
-On CUDA each step is timed with CUDA events after a synchronisation, so the reading is the GPU's
-time for the step, not the launch queue's.
+On CUDA each step is timed with CUDA events recorded around it after a synchronisation: the span
+on the GPU's timeline from the step's start to its last kernel's end, waits for the CPU to launch
+kernels included (a batch-8 step on a large GPU is launch-bound), never the time to queue the launches.
 """
 
 from __future__ import annotations

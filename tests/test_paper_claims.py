@@ -93,14 +93,16 @@ def test_every_verdict_re_derives_from_the_stored_baselines():
     and is what this file expects: DOES_NOT_REPRODUCE fails, INCONCLUSIVE_ON_RECORD is inconclusive,
     the rest hold. Accuracy claims where this CPU has no accuracy baseline are skipped."""
     root, platform = Path(__file__).resolve().parents[1] / "baselines", bl.platform_name()
+    if not (root / platform).is_dir():
+        pytest.skip(f"no baselines for {platform} yet: {bl.update_hint()}")
     accuracy = root / platform / bl.file_name("accuracy-digits")
     records = from_baselines(root, platform, DataSpec(), accuracy.stem.rsplit("-", 1)[1])
     rows = derive(RecordedEvidence(records, DataSpec()))
     assert rows
     for row in rows:
         key = claim_label(row)
-        if row["verdict"] == NO_RECORD and not accuracy.exists():
-            continue
+        if row["verdict"] == NO_RECORD and (not accuracy.exists() or platform != "x86_64-cpu"):
+            continue  # a platform recorded in part (aarch64-cpu: the smoke cases) has no record of the rest
         if row["convention"] == TIME:  # the recording machine's seconds: any verdict, but from its records
             assert row["verdict"] != NO_RECORD, f"{key}: {row['measured']}"
             continue

@@ -71,9 +71,9 @@ def test_jetson_runs_on_the_self_hosted_device_and_never_for_pull_requests(jetso
 
 
 def test_every_x86_64_install_is_constrained_to_the_recorded_versions(ci):
-    # lint installs no torch; the floor job installs the oldest supported releases on purpose
-    installs = [r for name, job in ci["jobs"].items() if name not in ("lint", "floor") for r in steps(job)
-                if "pip install" in r]
+    # lint installs no torch; floor and arm64 install other releases on purpose
+    installs = [r for name, job in ci["jobs"].items() if name not in ("lint", "floor", "arm64")
+                for r in steps(job) if "pip install" in r]
     assert installs and all("-c baselines/x86_64-cpu/constraints.txt" in r for r in installs)
     root = WORKFLOWS.parents[1]
     readme = (root / "README.md").read_text()
@@ -134,3 +134,13 @@ def test_ci_has_a_lint_job_and_a_floor_job():
     assert any("actionlint" in r for r in steps(jobs["lint"]))
     floor = " ".join(steps(jobs["floor"]))
     assert "torch==2.9.1" in floor and "torchvision==0.24.1" in floor and "peft==0.18.0" in floor
+
+
+def test_arm64_runs_the_recorded_cost_cases_with_readmes_aarch64_pins():
+    job = load("ci.yml")["jobs"]["arm64"]
+    assert "arm" in job["runs-on"]
+    run = " ".join(steps(job))
+    assert "torch==2.9.1 torchvision==0.24.1" in run and "constraints" not in run
+    assert "pip install torch==2.9.1 torchvision==0.24.1" in (WORKFLOWS.parents[1] / "README.md").read_text()
+    assert "-m smoke tests/test_costs.py -k test_update_costs_match_baseline" in run
+    assert (WORKFLOWS.parents[1] / "baselines" / "aarch64-cpu" / "costs.json").exists()
