@@ -107,9 +107,9 @@ class MeasuredEvidence(_Tasks):
 
             measure = functools.cache(profile)
         if timings is None:
-            from repro.timing import Timings
+            from repro.timing import timed_once
 
-            timings = Timings()
+            timings = timed_once()
         self._measure, self._timings = measure, timings
         self.data = data or DataSpec()
         self.seeds = seeds or ACCURACY_SEEDS

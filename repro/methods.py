@@ -169,16 +169,17 @@ def _peft(model, rank, opts, method: str):
     targets = lora_targets(model, opts.targets, opts.head)
     if method == "boft" and rank:
         targets = _boft_divisible(targets, rank)
-    if method == "boft" and (grouped := [n for n, m in targets.items() if getattr(m, "groups", 1) > 1]):
+    grouped = {n: m.groups for n, m in targets.items() if isinstance(m, nn.Conv2d) and m.groups > 1}
+    if method == "boft" and grouped:
         # newer peft refuses these itself; peft 0.18 and older build the adapter and fail in its forward
+        first = next(iter(grouped))
         raise ValueError(f"peft cannot apply boft at rank {rank} to this model (BOFT does not support Conv2d "
-                         f"layers with groups > 1: {grouped[0]} has groups={targets[grouped[0]].groups}); "
+                         f"layers with groups > 1: {first} has groups={grouped[first]}); "
                          f"use --targets pointwise+regular")
     if method == "ia3":
         _no_rank(method, rank)
     else:
         _check_rank(method, rank, {n: _adapter_dim(m) for n, m in targets.items()})
-    grouped = {n: m.groups for n, m in targets.items() if isinstance(m, nn.Conv2d) and m.groups > 1}
     bad = [n for n, g in grouped.items() if method in ("lora", "dora") and rank % g]
     if bad:
         # peft adapts a grouped conv only when the rank is a multiple of its groups

@@ -39,8 +39,9 @@ from repro.verdicts import by_scale  # noqa: E402, F401 (re-exported)
 
 RESULTS_SCHEMA = 1
 GROUPS = ("costs", "costs-224px", "accuracy-digits")
-TIME_OPTIONAL = tuple(TIME_GROUPS.values())  # read when recorded: a platform may have no time readings yet
-OPTIONAL_GROUPS = ("accuracy-glyphs",)  # read when recorded (pytest -m paper_claims --benchmark glyphs)
+# read when recorded: the glyphs (pytest -m paper_claims --benchmark glyphs), and the time readings a
+# platform may not have yet
+OPTIONAL_GROUPS = ("accuracy-glyphs", *TIME_GROUPS.values())
 SCALES = COST_GROUPS  # scale (as the claims read costs) -> the baseline group holding its cases
 # Okabe-Ito for the paper's methods: distinguishable with every common colour-vision deficiency; one
 # colour per method everywhere. The methods beyond the paper take distinct Tableau colours.
@@ -91,9 +92,9 @@ def load_inputs(results: Path, baselines_dir: Path, platform: str) -> Inputs:
     else:
         inputs.missing.append(f"{results} not found: no run's measurements; the figures use the baselines. "
                               f"Measure with `pytest -m paper_claims`")
-    for group in (*GROUPS, *OPTIONAL_GROUPS, *TIME_OPTIONAL):
+    for group in (*GROUPS, *OPTIONAL_GROUPS):
         path = baselines_dir / platform / bl.file_name(group, inputs.environment.get("device", "cpu"))
-        if group in (*OPTIONAL_GROUPS, *TIME_OPTIONAL) and not path.exists():
+        if group in OPTIONAL_GROUPS and not path.exists():
             continue
         try:
             stored = bl.load(path)

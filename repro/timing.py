@@ -24,6 +24,7 @@ kernels included (a batch-8 step on a large GPU is launch-bound), never the time
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import math
 import statistics
@@ -108,14 +109,7 @@ def time_against_fft(spec: CaseSpec, rounds: int | None = None, warmup: int = WA
     }
 
 
-class Timings:
-    """time_against_fft, each case timed once per session (the tests and the claims read the same record)."""
-
-    def __init__(self, rounds: int | None = None):
-        self.rounds = rounds
-        self._done: dict[CaseSpec, dict] = {}
-
-    def __call__(self, spec: CaseSpec) -> dict:
-        if spec not in self._done:
-            self._done[spec] = time_against_fft(spec, self.rounds)
-        return self._done[spec]
+def timed_once(rounds: int | None = None):
+    """time_against_fft memoised: each case timed once per session (the tests and the claims read the same
+    record)."""
+    return functools.cache(lambda spec: time_against_fft(spec, rounds))

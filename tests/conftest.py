@@ -17,7 +17,7 @@ from repro.data import BENCHMARKS, DataSpec, data_root
 from repro.evidence import MeasuredEvidence, RecordedEvidence
 from repro.files import write_text
 from repro.profile import check_device, environment, profile
-from repro.timing import Timings
+from repro.timing import timed_once
 
 logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
 
@@ -168,8 +168,8 @@ def measure():
 
 @pytest.fixture(scope="session")
 def timings():
-    """Step times against FFT (repro/timing.py), each group of the grid timed once for the session."""
-    return Timings()
+    """Step times against FFT (repro/timing.py), each case timed once for the session."""
+    return timed_once()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from repro.specs import CaseSpec
-from repro.timing import Timings, time_against_fft
+from repro.timing import time_against_fft, timed_once
 
 CASE = CaseSpec("mobilenet_v3_small", "lora", 4)
 
@@ -32,7 +32,7 @@ def test_what_cannot_be_timed_is_refused_in_words(spec, rounds, match):
 def test_timings_time_each_case_once(monkeypatch):
     calls = []
     monkeypatch.setattr("repro.timing.time_against_fft", lambda spec, rounds=None: calls.append(spec) or {})
-    timings = Timings()
+    timings = timed_once()
     timings(CASE)
     timings(CASE)
     timings(dataclasses.replace(CASE, batch=4))
