@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from repro.data import GLYPHS
-from repro.grid import ACCURACY_MODELS, ACCURACY_SEEDS, ACCURACY_STEPS, CHECKPOINTS, GLYPH_RECIPE, accuracy_run
+from repro.grid import ACCURACY_MODELS, ACCURACY_SEEDS, accuracy_run, recipe_for
 from repro.runs import run_all
 from repro.stats import paired, summarize
 
@@ -36,18 +36,30 @@ def _recovered(bn_after: float, before: float, source: float) -> float:
     return (bn_after - before) / drop if drop > 0 else 1.0
 
 
-def calibrate(models=ACCURACY_MODELS, seeds=ACCURACY_SEEDS, workers=None, progress=True) -> list[Check]:
+def reference_runs(models=ACCURACY_MODELS, seeds=ACCURACY_SEEDS, workers=None, progress=True) -> list:
+    """FFT and head-only on every glyph task and seed, BN statistics alone on the shift tasks."""
+    from repro.glyphs import TASKS
+
+    specs = [accuracy_run(m, meth, task, seed, GLYPHS) for m in models for task in TASKS
+             for meth in ("fft", "head") for seed in seeds]
+    specs += [accuracy_run(m, "bn_stats_only", task, 0, GLYPHS) for m in models for task in TASKS
+              if task.startswith("shift")]
+    return run_all(specs, workers, progress)
+
+
+def calibrate(models=ACCURACY_MODELS, seeds=ACCURACY_SEEDS, workers=None, progress=True, runs=None,
+              sources=None) -> list[Check]:
+    """The criteria, read on `runs` (reference_runs) or on runs made now, and on `sources` (model ->
+    the base model's source test accuracy) or the cached base models'."""
     from repro.glyphs import TASKS, num_classes
     from repro.zoo import base_model
 
-    specs = [accuracy_run(m, meth, task, seed) for m in models for task in TASKS
-             for meth in ("fft", "head") for seed in seeds]
-    specs += [accuracy_run(m, "bn_stats_only", task, 0) for m in models for task in TASKS if task.startswith("shift")]
-    results = {(r.spec.model, r.spec.method, r.spec.scenario, r.spec.seed): r
-               for r in run_all(specs, workers, progress)}
+    runs = runs if runs is not None else reference_runs(models, seeds, workers, progress)
+    results = {(r.spec.model, r.spec.method, r.spec.scenario, r.spec.seed): r for r in runs}
     checks = []
     for m in models:
-        source = base_model(m, GLYPHS, GLYPH_RECIPE, progress=False)[1]["test_accuracy"]
+        source = (sources[m] if sources is not None else
+                  base_model(m, GLYPHS, recipe_for(GLYPHS, m), progress=False)[1]["test_accuracy"])
         checks.append(Check(m, "source", "base model >= 80% on the source test set", f"{100 * source:.1f}%",
                             source >= 0.80))
         for task in TASKS:
@@ -66,10 +78,11 @@ def calibrate(models=ACCURACY_MODELS, seeds=ACCURACY_SEEDS, workers=None, progre
                                     f"FFT {f.points()}, chance {100 * chance:.1f}", f.mean >= chance + 0.30))
                 checks.append(Check(m, task, "head-only >= 20 points below FFT",
                                     f"head {h.points()}, gap {100 * gap.mean:.1f}", gap.mean >= 0.20))
-                mid = ACCURACY_STEPS // 2
-                if mid in CHECKPOINTS:
+                steps = GLYPHS.protocol.steps
+                mid = steps // 2
+                if mid in GLYPHS.protocol.checkpoints:
                     gain = summarize([r.after - dict(r.curve)[mid] for r in fft])
-                    checks.append(Check(m, task, f"FFT still gains from step {mid} to {ACCURACY_STEPS}",
+                    checks.append(Check(m, task, f"FFT still gains from step {mid} to {steps}",
                                         f"{100 * gain.mean:+.1f} [{100 * gain.lo:+.1f}, {100 * gain.hi:+.1f}]",
                                         gain.lo > 0))
             if task.startswith("shift"):

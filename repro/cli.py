@@ -97,7 +97,7 @@ def cmd_pretrain(args) -> int:
     data = DataSpec(data_root=args.data_root, benchmark=args.benchmark)
     rows = []
     for name in args.model or list(PAPER_MODELS):
-        _, meta = base_model(name, data, recipe_for(data), progress=True)
+        _, meta = base_model(name, data, recipe_for(data, name), progress=True)
         rows.append([name, f"{100 * meta['test_accuracy']:.1f}%", f"{meta['seconds']:.0f}", meta["steps"]])
     print(tabulate(rows, headers=["model", "source test accuracy", "seconds to train", "steps"]))
     print(f"cache: {cache_dir()}")
@@ -109,8 +109,11 @@ def cmd_adapt(args) -> int:
     from repro.training import AdaptSpec, adapt, bn_stats_only
 
     data = DataSpec(data_root=args.data_root, benchmark=args.benchmark)
-    spec = AdaptSpec(args.model, args.method, args.rank, args.scenario, steps=args.steps, batch=args.batch,
-                     lr=args.lr, seed=args.seed, data=data, head=args.head, recipe=recipe_for(data))
+    spec = AdaptSpec(args.model, args.method, args.rank, args.scenario, steps=args.steps or data.protocol.steps,
+                     batch=args.batch,
+                     lr=args.lr if args.lr is not None else data.protocol.lr.get(args.method),
+                     bn_stats=data.protocol.bn_stats, seed=args.seed, data=data, head=args.head,
+                     recipe=recipe_for(data, args.model))
     results = [adapt(spec, progress=True)]
     if args.scenario.startswith("shift"):
         results.append(bn_stats_only(args.model, args.scenario, data, recipe=spec.recipe))
@@ -202,7 +205,7 @@ def parser() -> argparse.ArgumentParser:
     pp.add_argument("--json", action="store_true", help="print the measurement record as JSON")
     pp.set_defaults(run=cmd_profile)
 
-    BENCHMARK_HELP = "the embedded data: digits (the default) or glyphs (harder; not yet calibrated, see README)"
+    BENCHMARK_HELP = "the embedded data: digits (the default) or glyphs (harder; short of its calibration, see README)"
     data_help = f"a local copy of CIFAR-10 / CIFAR-10-C / VWW (default: ${DATA_ROOT_ENV}, else embedded digits)"
     pt = sub.add_parser("pretrain", help="fill the base-model cache")
     pt.add_argument("--model", action="append", help="repeatable; default: the paper's four. " + MODEL_HELP)
@@ -218,9 +221,10 @@ def parser() -> argparse.ArgumentParser:
     ad.add_argument("--scenario", choices=[*SCENARIOS, *TASKS], default="shift",
                     help="shift or unseen (digits, real data); the glyph tasks with --benchmark glyphs")
     ad.add_argument("--benchmark", choices=BENCHMARKS, default="digits", help=BENCHMARK_HELP)
-    ad.add_argument("--steps", type=int, default=100)
+    ad.add_argument("--steps", type=int, default=None, help="default: the benchmark's protocol (repro/protocol.py)")
     ad.add_argument("--batch", type=int, default=32)
-    ad.add_argument("--lr", type=float, default=None, help="default: per method (repro/training.py)")
+    ad.add_argument("--lr", type=float, default=None,
+                    help="default: the benchmark's protocol, else per method (repro/training.py)")
     ad.add_argument("--seed", type=int, default=0)
     ad.add_argument("--data-root", default=None, help=data_help)
     ad.set_defaults(run=cmd_adapt)

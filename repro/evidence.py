@@ -16,7 +16,7 @@ import functools
 import re
 
 from repro.claims import SCALES
-from repro.protocol import ACCURACY_RANK, ACCURACY_SEEDS, ACCURACY_STEPS, PAPER_SIZE, RANKED
+from repro.protocol import ACCURACY_RANK, ACCURACY_SEEDS, PAPER_SIZE, RANKED
 from repro.specs import AdaptSpec, CaseSpec, DataSpec
 
 COST_GROUPS = {"32px": "costs", f"{PAPER_SIZE}px": "costs-224px"}  # the baseline group of each claims scale (SCALES)
@@ -94,7 +94,7 @@ class RecordedEvidence(_Tasks):
         from repro.baselines import accuracy_runs
 
         spec = AdaptSpec(model, method, ACCURACY_RANK if method in RANKED else None, scenario)
-        return accuracy_runs(self._record(self.data.group, spec.key), ACCURACY_STEPS)
+        return accuracy_runs(self._record(self.data.group, spec.key), self.data.protocol.steps)
 
 
 class MeasuredEvidence(_Tasks):

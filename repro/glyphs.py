@@ -6,10 +6,10 @@ photographs inside matplotlib's and scikit-learn's wheels.
     source       36 classes: the 26 Latin and 10 Greek capitals, in 12 faces (DejaVu Sans, DejaVu Serif,
                  STIX General, 4 styles each), random size, rotation, shear, position and colour, over a
                  photograph crop or a flat colour
-    shift-easy   the source classes in 4 faces never seen (DejaVu Sans Mono), under one of contrast,
-                 defocus blur, fog and brightness: what re-estimating BatchNorm statistics undoes
-    shift-hard   the source classes at under half the size, at random positions over photographs, with
-                 impulse noise: the early filters must change, BN statistics cannot undo it
+    shift-easy   the source classes in 4 faces never seen (DejaVu Sans Mono) at low contrast: what
+                 re-estimating BatchNorm statistics undoes
+    shift-hard   the source classes at about half the size, at random positions over photographs, with
+                 heavy impulse noise: the early filters must change, BN statistics cannot undo it
     unseen-easy  10 Cyrillic capitals the base model never saw, rendered like the source
     unseen-hard  10 new classes told apart only by texture: the orientation and period of a grating that
                  fills a glyph, over a grating of another orientation with the same mean colour, so no
@@ -64,9 +64,13 @@ class Knobs:
 KNOBS = {
     # 400 images a class: with 160 the base models fit the training set (MobileNetV2 98% train, 67% test)
     "source": Knobs(rotation=10.0, shear=0.15, train_per_class=400),
-    "shift-easy": Knobs(corruptions=("contrast", "defocus_blur", "fog", "brightness"), severity=4,
-                        train_per_class=40, test_per_class=60),
-    "shift-hard": Knobs(scale=(0.3, 0.45), photo=1.0, corruptions=("impulse_noise",), severity=1,
+    # Contrast: of the four corruptions first tried, the one whose drop re-estimating BN statistics
+    # undoes on ResNet-18's base model (73%; fog 34%, brightness 18%, defocus blur 13%). With fog beside
+    # it, MobileNetV2's BN statistics recovered 43% of the drop (contrast alone: 68%).
+    "shift-easy": Knobs(corruptions=("contrast",), severity=4, train_per_class=40, test_per_class=60),
+    # Glyphs at 0.4-0.55 of the image (base model 39% on ResNet-18; at 0.3-0.45 FFT ended at 27% after
+    # 200 steps, under chance + 30 points), with impulse noise at severity 5
+    "shift-hard": Knobs(scale=(0.4, 0.55), photo=1.0, corruptions=("impulse_noise",), severity=5,
                         train_per_class=40, test_per_class=60),
     "unseen-easy": Knobs(train_per_class=150, test_per_class=200),
     "unseen-hard": Knobs(scale=(0.7, 0.95), rotation=10.0, train_per_class=150, test_per_class=200),

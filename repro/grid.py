@@ -18,8 +18,6 @@ from repro.protocol import (  # noqa: F401
     ACCURACY_MODELS,
     ACCURACY_RANK,
     ACCURACY_SEEDS,
-    ACCURACY_STEPS,
-    CHECKPOINTS,
     PAPER_BATCHES,
     PAPER_METHODS,
     PAPER_MODELS,
@@ -29,18 +27,23 @@ from repro.protocol import (  # noqa: F401
 )
 from repro.specs import AdaptSpec, CaseSpec, DataSpec, Recipe
 
-# Pretraining on the 36 glyph classes: 8 epochs of 14,400 images, 1,800 steps (README gives the source accuracies)
+# Pretraining on the 36 glyph classes: 8 epochs of 14,400 images (1,800 steps). MobileNetV2 gets 20
+# (4,500 steps): after 8 it reached 73.9% on the source test set (86% on its training set), under the
+# 80% the calibration asks of a base model (README gives the source accuracies).
 GLYPH_RECIPE = Recipe(epochs=8)
+GLYPH_RECIPES = {"mobilenet_v2": Recipe(epochs=20)}
 
 
-def recipe_for(data: DataSpec) -> Recipe:
-    return GLYPH_RECIPE if data.uses_glyphs else Recipe()
+def recipe_for(data: DataSpec, model: str) -> Recipe:
+    return GLYPH_RECIPES.get(model, GLYPH_RECIPE) if data.uses_glyphs else Recipe()
 
 
 def accuracy_run(model: str, method: str, scenario: str, seed: int, data: DataSpec = DataSpec()) -> AdaptSpec:
-    """One run of the accuracy protocol."""
-    return AdaptSpec(model, method, ACCURACY_RANK if method in RANKED else None, scenario, steps=ACCURACY_STEPS,
-                     batch=ACCURACY_BATCH, seed=seed, data=data, recipe=recipe_for(data), checkpoints=CHECKPOINTS)
+    """One run of the data's accuracy protocol (repro/protocol.py)."""
+    p = data.protocol
+    return AdaptSpec(model, method, ACCURACY_RANK if method in RANKED else None, scenario, steps=p.steps,
+                     batch=ACCURACY_BATCH, lr=p.lr.get(method), bn_stats=p.bn_stats, seed=seed, data=data,
+                     recipe=recipe_for(data, model), checkpoints=p.checkpoints)
 
 
 def cost_cases(models=PAPER_MODELS, methods=PAPER_METHODS, ranks=RANKS) -> list[CaseSpec]:

@@ -31,9 +31,10 @@ from repro.claims import SCALES as CLAIM_SCALES  # noqa: E402
 from repro.data import GLYPHS, SCENARIOS  # noqa: E402
 from repro.evidence import COST_GROUPS, TIME_GROUPS, time_spec  # noqa: E402
 from repro.files import write_atomic, write_text  # noqa: E402
-from repro.grid import ACCURACY_RANK, ACCURACY_STEPS, CHECKPOINTS, RANKS, TIME_CASES  # noqa: E402
+from repro.grid import ACCURACY_RANK, RANKS, TIME_CASES  # noqa: E402
 from repro.methods import PAPER_METHODS, RANKED  # noqa: E402
 from repro.models import PAPER_MODELS  # noqa: E402
+from repro.protocol import DIGITS_PROTOCOL  # noqa: E402
 from repro.specs import AdaptSpec, CaseSpec  # noqa: E402
 from repro.verdicts import by_scale  # noqa: E402, F401 (re-exported)
 
@@ -331,6 +332,11 @@ def _tasks(accuracy: dict) -> list[str]:
     return [t for t in (*GLYPHS.scenarios, *SCENARIOS) if any(case.endswith(f"-{t}") for case in accuracy)]
 
 
+def _protocol(tasks: list[str]):
+    """The protocol the runs on these tasks followed: the glyph tasks have one of their own."""
+    return GLYPHS.protocol if set(tasks) & set(GLYPHS.scenarios) else DIGITS_PROTOCOL
+
+
 def accuracy_vs_cost(accuracy: dict, costs: dict, path: Path) -> list[str]:
     """Accuracy after adaptation (mean and 95% interval over the seeds) against update FLOPs (exact),
     per task, Pareto front per model."""
@@ -361,7 +367,7 @@ def accuracy_vs_cost(accuracy: dict, costs: dict, path: Path) -> list[str]:
         ax.set_xscale("log")
         ax.set_title(f"{task}: Pareto front dotted (per model)", fontsize=10)
         ax.set_xlabel("GFLOP per update (exact, batch 8, 32x32)")
-        ax.set_ylabel(f"target accuracy after {ACCURACY_STEPS} steps (%)")
+        ax.set_ylabel(f"target accuracy after {_protocol(tasks).steps} steps (%)")
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=6, ncol=2)
     fig.suptitle(f"Accuracy vs update cost (r{ACCURACY_RANK}; mean and 95% interval over the seeds)")
@@ -381,7 +387,8 @@ def learning_curves(accuracy: dict, path: Path) -> None:
                 acc = accuracy.get(AdaptSpec(model, method, ACCURACY_RANK if method in RANKED else None, task).key)
                 if acc is None:
                     continue
-                readings = [(0, "before"), *((c, f"step{c}") for c in CHECKPOINTS), (ACCURACY_STEPS, "after")]
+                p = _protocol(tasks)
+                readings = [(0, "before"), *((c, f"step{c}") for c in p.checkpoints), (p.steps, "after")]
                 readings = [(step, r) for step, r in readings if f"accuracy.{r}.mean" in acc]
                 steps = [step for step, _ in readings]
                 mean = [100 * acc[f"accuracy.{r}.mean"] for _, r in readings]

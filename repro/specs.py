@@ -14,6 +14,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from repro.protocol import DIGITS_PROTOCOL, GLYPH_PROTOCOL
+
 DATA_ROOT_ENV = "REPRO_DATA_ROOT"
 SCENARIOS = ("shift", "unseen")  # digits and real data
 BENCHMARKS = ("digits", "glyphs")
@@ -56,6 +58,11 @@ class DataSpec:
     def uses_glyphs(self) -> bool:
         """The glyph benchmark, unless a data root (here or in $REPRO_DATA_ROOT) points at real data."""
         return self.benchmark == "glyphs" and data_root(self.data_root) is None
+
+    @property
+    def protocol(self):
+        """The accuracy protocol its runs follow (repro/protocol.py)."""
+        return GLYPH_PROTOCOL if self.uses_glyphs else DIGITS_PROTOCOL
 
     @property
     def group(self) -> str:
