@@ -5,6 +5,9 @@ so no claim test can pass by construction."""
 import pytest
 
 from repro.claims import BANDS, CLAIMS, FINDINGS, claim_cases, claim_id
+from repro.data import GLYPHS
+
+STEPS = (*GLYPHS.protocol.checkpoints, GLYPHS.protocol.steps)  # the readings of a glyph run
 
 
 class Fake:
@@ -24,8 +27,8 @@ class Fake:
         out = []
         for seed in range(5):
             jitter = 0.004 * (seed - 2)
-            curve = {step: self.acc(model, method, scenario, step) + jitter for step in (25, 50, 100)}
-            out.append({"before": self.acc(model, method, scenario, 0), "after": curve[100], "curve": curve})
+            curve = {step: self.acc(model, method, scenario, step) + jitter for step in STEPS}
+            out.append({"before": self.acc(model, method, scenario, 0), "after": curve[STEPS[-1]], "curve": curve})
         return out
 
     def cost(self, model, method, rank=None, lora_dropout=0.0):
