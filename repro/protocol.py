@@ -12,9 +12,9 @@ RANKS = (1, 2, 4, 8, 16, 32, 64)
 PAPER_SIZE = 224
 PAPER_BATCHES = (1, 8, 32)
 
-# The accuracy protocol, fixed before any method ran under it, from the time budget alone: every
-# method gets the same steps, batch and seeds; each run is also read at CHECKPOINTS for the learning
-# curves of claim J. The grid keeps one model of each kind, standard and depthwise-separable: the runs
+# The accuracy grid: every method gets the same rank, seeds and batch, and the steps, checkpoints
+# (where each run is also read, for the learning curves of claim J) and rates of its benchmark's
+# protocol below. The grid keeps one model of each kind, standard and depthwise-separable: the runs
 # dominate the claims run's time, and the MobileNetV3s are in the cost grid.
 ACCURACY_RANK = 8
 ACCURACY_SEEDS = (0, 1, 2, 3, 4)
