@@ -15,6 +15,7 @@ A model is a registered name (`list`), an entry point of the group repro.models,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import re
 import sys
@@ -105,15 +106,14 @@ def cmd_pretrain(args) -> int:
 
 
 def cmd_adapt(args) -> int:
-    from repro.grid import recipe_for
-    from repro.training import AdaptSpec, adapt, bn_stats_only
+    from repro.grid import accuracy_run
+    from repro.training import adapt, bn_stats_only
 
     data = DataSpec(data_root=args.data_root, benchmark=args.benchmark)
-    spec = AdaptSpec(args.model, args.method, args.rank, args.scenario, steps=args.steps or data.protocol.steps,
-                     batch=args.batch,
-                     lr=args.lr if args.lr is not None else data.protocol.lr.get(args.method),
-                     bn_stats=data.protocol.bn_stats, seed=args.seed, data=data, head=args.head,
-                     recipe=recipe_for(data, args.model))
+    # one run of the benchmark's protocol (steps, rate, BN policy, base model), the command line over it
+    run = accuracy_run(args.model, args.method, args.scenario, args.seed, data)
+    spec = dataclasses.replace(run, rank=args.rank, batch=args.batch, head=args.head, checkpoints=(),
+                               steps=args.steps or run.steps, lr=args.lr if args.lr is not None else run.lr)
     results = [adapt(spec, progress=True)]
     if args.scenario.startswith("shift"):
         results.append(bn_stats_only(args.model, args.scenario, data, recipe=spec.recipe))

@@ -34,7 +34,7 @@ from repro.files import write_atomic, write_text  # noqa: E402
 from repro.grid import ACCURACY_RANK, RANKS, TIME_CASES  # noqa: E402
 from repro.methods import PAPER_METHODS, RANKED  # noqa: E402
 from repro.models import PAPER_MODELS  # noqa: E402
-from repro.protocol import DIGITS_PROTOCOL  # noqa: E402
+from repro.protocol import DIGITS_PROTOCOL, GLYPH_PROTOCOL  # noqa: E402
 from repro.specs import AdaptSpec, CaseSpec  # noqa: E402
 from repro.verdicts import by_scale  # noqa: E402, F401 (re-exported)
 
@@ -334,7 +334,7 @@ def _tasks(accuracy: dict) -> list[str]:
 
 def _protocol(tasks: list[str]):
     """The protocol the runs on these tasks followed: the glyph tasks have one of their own."""
-    return GLYPHS.protocol if set(tasks) & set(GLYPHS.scenarios) else DIGITS_PROTOCOL
+    return GLYPH_PROTOCOL if set(tasks) & set(GLYPHS.scenarios) else DIGITS_PROTOCOL
 
 
 def accuracy_vs_cost(accuracy: dict, costs: dict, path: Path) -> list[str]:
@@ -342,6 +342,7 @@ def accuracy_vs_cost(accuracy: dict, costs: dict, path: Path) -> list[str]:
     per task, Pareto front per model."""
     missing = []
     tasks = _tasks(accuracy) or ["shift", "unseen"]
+    steps = _protocol(tasks).steps
     fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4.5), squeeze=False)
     markers = dict(zip(MODELS, "os^D", strict=True))
     for ax, task in zip(axes[0], tasks, strict=True):
@@ -367,7 +368,7 @@ def accuracy_vs_cost(accuracy: dict, costs: dict, path: Path) -> list[str]:
         ax.set_xscale("log")
         ax.set_title(f"{task}: Pareto front dotted (per model)", fontsize=10)
         ax.set_xlabel("GFLOP per update (exact, batch 8, 32x32)")
-        ax.set_ylabel(f"target accuracy after {_protocol(tasks).steps} steps (%)")
+        ax.set_ylabel(f"target accuracy after {steps} steps (%)")
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=6, ncol=2)
     fig.suptitle(f"Accuracy vs update cost (r{ACCURACY_RANK}; mean and 95% interval over the seeds)")
@@ -379,6 +380,7 @@ def learning_curves(accuracy: dict, path: Path) -> None:
     """Test accuracy against adaptation steps (mean and 95% interval over the seeds), one panel per model
     and task: what claim J reads."""
     tasks = _tasks(accuracy) or ["shift", "unseen"]
+    p = _protocol(tasks)
     models = [m for m in MODELS if any(case.startswith(f"{m}-") for case in accuracy)]
     fig, axes = plt.subplots(len(models), len(tasks), figsize=(4 * len(tasks), 3.2 * len(models)), squeeze=False)
     for row, model in zip(axes, models, strict=True):
@@ -387,7 +389,6 @@ def learning_curves(accuracy: dict, path: Path) -> None:
                 acc = accuracy.get(AdaptSpec(model, method, ACCURACY_RANK if method in RANKED else None, task).key)
                 if acc is None:
                     continue
-                p = _protocol(tasks)
                 readings = [(0, "before"), *((c, f"step{c}") for c in p.checkpoints), (p.steps, "after")]
                 readings = [(step, r) for step, r in readings if f"accuracy.{r}.mean" in acc]
                 steps = [step for step, _ in readings]
