@@ -54,6 +54,9 @@ class _Tasks:
     def scenarios(self):
         return self.data.scenarios
 
+    def tasks(self, model):
+        return self.data.tasks(model)
+
     @property
     def easy(self):
         return tuple(t for t in self.scenarios if t.endswith("-easy"))

@@ -60,11 +60,12 @@ def paper_scale_cases(batches=PAPER_BATCHES, **grid) -> list[CaseSpec]:
 
 
 def accuracy_cases(models=ACCURACY_MODELS, methods=(*PAPER_METHODS, "bn_stats_only"), data: DataSpec = DataSpec()):
-    """One spec per model x method x scenario, seed 0; the seeds are run and summarised per case.
+    """One spec per model x method x task the protocol reads (DataSpec.tasks), seed 0; the seeds are run
+    and summarised per case.
     BN statistics alone is a reference reading of the shift tasks (on new classes its fresh head is
     chance), and it draws nothing, so seed 0 alone: `seeds_of`."""
     return [accuracy_run(model, method, scenario, 0, data)
-            for model in models for method in methods for scenario in data.scenarios
+            for model in models for method in methods for scenario in data.tasks(model)
             if method != "bn_stats_only" or scenario.startswith("shift")]
 
 

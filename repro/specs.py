@@ -54,6 +54,12 @@ class DataSpec:
     def scenarios(self) -> tuple[str, ...]:
         return GLYPH_TASKS if self.uses_glyphs else SCENARIOS
 
+    def tasks(self, model: str) -> tuple[str, ...]:
+        """The tasks the accuracy grid runs `model` on and the claims read it on: its protocol's
+        calibrated cells, or every scenario where the protocol names none."""
+        cells = self.protocol.cells
+        return tuple(cells.get(model, ())) if cells else self.scenarios
+
     @property
     def uses_glyphs(self) -> bool:
         """The glyph benchmark, unless a data root (here or in $REPRO_DATA_ROOT) points at real data."""

@@ -7,7 +7,7 @@ from repro import calibration
 from repro.calibration import calibrate
 from repro.data import GLYPHS
 from repro.grid import accuracy_run
-from repro.specs import Recipe
+from repro.specs import DataSpec, Recipe
 from repro.training import AdaptResult
 
 SEEDS = (0, 1, 2)
@@ -80,3 +80,16 @@ def test_calibration_runs_the_reference_methods_on_the_glyphs_and_nothing_else(m
     assert {s.method for s in specs} == {"fft", "head", "bn_stats_only"}
     assert all(s.data == GLYPHS for s in specs)
     assert len(specs) == 4 * 2 * 2 + 2  # tasks x methods x seeds, and BN statistics on the two shifts
+
+
+def test_the_glyph_grid_runs_the_calibrated_cells_and_the_digits_every_task():
+    """The calibration measures every task; the grid and the claims then read only the cells that met
+    its criteria (repro/protocol.py GLYPH_CELLS), and the digits and real data every task."""
+    from repro.grid import accuracy_cases
+    from repro.protocol import GLYPH_CELLS
+
+    glyph_cells = {(s.model, s.scenario) for s in accuracy_cases(data=GLYPHS)}
+    assert glyph_cells == {(m, t) for m, tasks in GLYPH_CELLS.items() for t in tasks}
+    assert {s.scenario for s in accuracy_cases(data=DataSpec())} == {"shift", "unseen"}
+    assert GLYPHS.tasks("mobilenet_v3_small") == ()  # never calibrated: never read
+    assert DataSpec(data_root="/data").tasks("mobilenet_v3_small") == ("shift", "unseen")

@@ -15,12 +15,16 @@ class Fake:
 
     def __init__(self, flops=lambda m, meth, r: 100 if meth == "fft" else 50,
                  peak=lambda m, meth, r: 100 if meth == "fft" else 50, adapter=20, dropout_factor=1.7,
-                 acc=lambda m, meth, s, steps: 0.9):
+                 acc=lambda m, meth, s, steps: 0.9, cells=None):
         self.flops, self.peak, self.adapter, self.dropout_factor = flops, peak, adapter, dropout_factor
-        self.acc = acc
+        self.acc, self.cells = acc, cells
 
     scenarios = ("shift-easy", "shift-hard", "unseen-easy", "unseen-hard")
     easy, hard = scenarios[::2], scenarios[1::2]
+
+    def tasks(self, model):
+        """Every task on every model, or only the given cells (model -> tasks), as a protocol's."""
+        return self.scenarios if self.cells is None else self.cells.get(model, ())
 
     def runs(self, model, method, scenario):
         """Five seeds; each seed moves every method alike, so gaps paired by seed have no spread."""
@@ -138,6 +142,21 @@ def test_an_interval_across_the_band_edge_is_inconclusive():
     assert verdict.holds is None and verdict.status == "inconclusive", verdict.measured
 
 
+def test_claims_read_only_the_cells_their_protocol_reads():
+    """A cell outside the calibrated ones (repro/protocol.py) moves no verdict; a claim with no cell of
+    its kind to read is inconclusive, never a pass."""
+    from repro.protocol import GLYPH_CELLS
+
+    check = {c.id: c.check for c in CLAIMS}
+    bad_cell = accs(galore__mobilenet_v2__shift_hard=0.5)  # MobileNetV2 shift-hard missed its calibration
+    assert "shift-hard" not in GLYPH_CELLS["mobilenet_v2"]
+    assert check["F"](Fake(acc=bad_cell)).holds is False
+    assert check["F"](Fake(acc=bad_cell, cells=GLYPH_CELLS)).holds is not False
+    no_hard = {"resnet18": ("shift-easy",), "mobilenet_v2": ("shift-easy",)}
+    assert check["J"](Fake(acc=accs(lora_at_25=0.8), cells=no_hard)).status == "inconclusive"
+    assert check["G"](Fake(cells={"resnet18": ("shift-easy",)})).status == "inconclusive"
+
+
 def test_steps_to_reach_interpolates_and_says_never():
     from repro.claims import steps_to_reach
 
@@ -190,7 +209,8 @@ def test_every_verdict_re_derives_from_the_stored_records(claim, convention):
     from repro.data import GLYPHS
     from repro.evidence import RecordedEvidence
 
-    for fake in (*SYNTHETIC[claim.id], Noisy(acc=accs(galore__resnet18__shift_hard=0.86))):
+    for fake in (*SYNTHETIC[claim.id], Noisy(acc=accs(galore__resnet18__unseen_hard=0.86))):
+        fake.cells = GLYPHS.protocol.cells  # the recorded glyph evidence reads the calibrated cells only
         recorded = RecordedEvidence(records_of(fake, GLYPHS), GLYPHS)
         live, again = claim.check(fake, convention), claim.check(recorded, convention)
         assert (live.status, live.measured) == (again.status, again.measured), claim.id
