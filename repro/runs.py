@@ -34,20 +34,31 @@ def run_one(spec: AdaptSpec) -> AdaptResult:
     return adapt(spec)
 
 
-def _prepare(specs) -> None:
-    """Pretrain (or load) each base model once, here, before the workers start: otherwise every worker
-    would wait on the cache lock while one of them pretrains on one core."""
+def _base_model(model, data, recipe) -> None:
     from repro.zoo import base_model
 
-    for model, data, recipe in dict.fromkeys((s.model, s.data, s.recipe) for s in specs):
-        base_model(model, data, recipe, progress=True)
+    base_model(model, data, recipe, progress=True)
+
+
+def _prepare(specs, workers: int) -> None:
+    """Pretrain (or load) each base model once, before the runs start: otherwise every worker would
+    wait on the cache lock while one of them pretrains on one core. Each pretraining is single-threaded
+    and a function of its key alone, so different base models pretrain side by side, one per process."""
+    needed = list(dict.fromkeys((s.model, s.data, s.recipe) for s in specs))
+    if workers == 1 or len(needed) < 2:
+        for args in needed:
+            _base_model(*args)
+        return
+    with ProcessPoolExecutor(min(workers, len(needed)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        for f in [pool.submit(_base_model, *args) for args in needed]:
+            f.result()
 
 
 def run_all(specs: list[AdaptSpec], workers: int | None = None, progress: bool = True) -> list[AdaptResult]:
     """The results of `specs`, in their order."""
     specs = list(specs)
     workers = min(workers or default_workers(), len(specs)) if specs else 1
-    _prepare(specs)
+    _prepare(specs, workers)
     bar = tqdm(total=len(specs), desc=f"adaptation runs ({workers} workers)", disable=not progress)
     if workers == 1:
         results = []

@@ -23,3 +23,21 @@ def test_one_case_gives_the_same_numbers_alone_with_one_worker_and_with_two(monk
     assert numbers(one[0]) == alone
     assert numbers(two[1]) == alone and two[0].spec == OTHER  # results come back in the specs' order
     assert [step for step, _ in alone[-1]] == [3, 6]
+
+
+def test_base_models_pretrained_side_by_side_are_those_pretrained_alone(monkeypatch, tmp_path):
+    """run_all pretrains missing base models one per process (repro/runs.py): each must be the very
+    weights that pretraining it alone, in this process, gives."""
+    import torch
+
+    from repro import runs
+    from repro.zoo import base_model
+
+    specs = [SPEC, dataclasses.replace(SPEC, model="mobilenet_v3_small")]
+    monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "side-by-side"))
+    runs._prepare(specs, workers=2)
+    for spec in specs:
+        shared, _ = base_model(spec.model, spec.data, spec.recipe, progress=False)
+        alone, _ = base_model(spec.model, spec.data, spec.recipe, progress=False, cache=tmp_path / "alone")
+        assert shared.keys() == alone.keys()
+        assert all(torch.equal(shared[k], alone[k]) for k in alone), spec.model
