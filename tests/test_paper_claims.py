@@ -145,3 +145,24 @@ def test_every_verdict_re_derives_from_the_stored_baselines(embedded):
         assert row["verdict"] == expected, f"{key}: {row['measured']}"
         band = None if accuracy_claim else DOES_NOT_REPRODUCE.get(key, (None, None))[1]
         assert band is None or band.contains(row["value"]), f"{key}: {row['value']} outside {band}"
+
+
+def test_an_accuracy_claim_is_held_to_its_own_benchmarks_record():
+    """What test_claim does with an accuracy verdict, per benchmark: a listed claim is an expected
+    failure while it fails and a build failure once it holds; an unlisted one must hold; on real data
+    (no record) a failure is an xfail; an inconclusive verdict is an xfail everywhere."""
+    from repro.claims import Verdict
+
+    glyphs, digits, real = DataSpec(benchmark="glyphs"), DataSpec(), DataSpec(data_root="/data")
+    fails, holds, open_ = Verdict(False, "m"), Verdict(True, "m"), Verdict(None, "m")
+    with pytest.raises(pytest.xfail.Exception, match="does not reproduce on embedded glyphs"):
+        accuracy_outcome("F", fails, glyphs)
+    with pytest.raises(pytest.fail.Exception, match="now holds on embedded glyphs"):
+        accuracy_outcome("F", holds, glyphs)
+    with pytest.raises(AssertionError):  # F is not listed for the digits: failing there is a failure
+        accuracy_outcome("F", fails, digits)
+    accuracy_outcome("F", holds, digits)
+    with pytest.raises(pytest.xfail.Exception, match="real data under /data"):
+        accuracy_outcome("G", fails, real)
+    with pytest.raises(pytest.xfail.Exception, match="inconclusive"):
+        accuracy_outcome("J", open_, glyphs)
