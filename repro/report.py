@@ -34,8 +34,7 @@ from repro.files import write_atomic, write_text  # noqa: E402
 from repro.grid import ACCURACY_RANK, RANKS, TIME_CASES  # noqa: E402
 from repro.methods import PAPER_METHODS, RANKED  # noqa: E402
 from repro.models import PAPER_MODELS  # noqa: E402
-from repro.protocol import DIGITS_PROTOCOL, GLYPH_PROTOCOL  # noqa: E402
-from repro.specs import AdaptSpec, CaseSpec  # noqa: E402
+from repro.specs import AdaptSpec, CaseSpec, DataSpec  # noqa: E402
 from repro.verdicts import by_scale  # noqa: E402, F401 (re-exported)
 
 RESULTS_SCHEMA = 1
@@ -332,9 +331,10 @@ def _tasks(accuracy: dict) -> list[str]:
     return [t for t in (*GLYPHS.scenarios, *SCENARIOS) if any(case.endswith(f"-{t}") for case in accuracy)]
 
 
-def _protocol(tasks: list[str]):
-    """The protocol the runs on these tasks followed: the glyph tasks have one of their own."""
-    return GLYPH_PROTOCOL if set(tasks) & set(GLYPHS.scenarios) else DIGITS_PROTOCOL
+def _data(tasks: list[str]) -> DataSpec:
+    """The data the runs on these tasks came from, for its protocol and cells: the glyph tasks are a
+    benchmark of their own; digits and real data share the rest."""
+    return GLYPHS if set(tasks) & set(GLYPHS.scenarios) else DataSpec()
 
 
 def accuracy_vs_cost(accuracy: dict, costs: dict, path: Path) -> list[str]:
@@ -342,7 +342,7 @@ def accuracy_vs_cost(accuracy: dict, costs: dict, path: Path) -> list[str]:
     per task, Pareto front per model."""
     missing = []
     tasks = _tasks(accuracy) or ["shift", "unseen"]
-    steps = _protocol(tasks).steps
+    steps = _data(tasks).protocol.steps
     fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4.5), squeeze=False)
     markers = dict(zip(MODELS, "os^D", strict=True))
     for ax, task in zip(axes[0], tasks, strict=True):
@@ -380,7 +380,8 @@ def learning_curves(accuracy: dict, path: Path) -> None:
     """Test accuracy against adaptation steps (mean and 95% interval over the seeds), one panel per model
     and task: what claim J reads."""
     tasks = _tasks(accuracy) or ["shift", "unseen"]
-    p = _protocol(tasks)
+    data = _data(tasks)
+    p = data.protocol
     models = [m for m in MODELS if any(case.startswith(f"{m}-") for case in accuracy)]
     fig, axes = plt.subplots(len(models), len(tasks), figsize=(4 * len(tasks), 3.2 * len(models)), squeeze=False)
     for row, model in zip(axes, models, strict=True):
@@ -398,9 +399,10 @@ def learning_curves(accuracy: dict, path: Path) -> None:
                 ax.fill_between(steps, [m - h for m, h in zip(mean, half, strict=True)],
                                 [m + h for m, h in zip(mean, half, strict=True)], color=METHOD_COLORS[method],
                                 alpha=0.15, linewidth=0)
-            if not ax.lines:  # the protocol does not read this cell (repro/protocol.py, cells)
-                ax.text(0.5, 0.5, "not read:\nthe task missed its\ncalibration on this model", ha="center",
-                        va="center", transform=ax.transAxes, fontsize=8, color="grey")
+            if not ax.lines:
+                why = ("not read:\nthe task missed its\ncalibration on this model" if task not in data.tasks(model)
+                       else "no record of this cell")
+                ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes, fontsize=8, color="grey")
             ax.set_title(f"{model}, {task}", fontsize=9)
             ax.set_xlabel("adaptation steps")
             ax.set_ylabel("test accuracy (%)")

@@ -35,6 +35,8 @@ def run_one(spec: AdaptSpec) -> AdaptResult:
 
 
 def _base_model(model, data, recipe) -> None:
+    """base_model for a worker process: it fills the cache and returns nothing, so the weights are not
+    sent back through the pipe (the runs load them from the cache)."""
     from repro.zoo import base_model
 
     base_model(model, data, recipe, progress=True)
