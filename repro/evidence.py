@@ -104,7 +104,7 @@ class MeasuredEvidence(_Tasks):
     """Evidence from real measurements, each made once and shared (tests and CLI use the same one)."""
 
     def __init__(self, measure=None, data=None, seeds=None, scale="32px", workers=None, timings=None,
-                 device="cpu"):
+                 device="cpu", cases=None):
         if measure is None:
             from repro.profile import profile
 
@@ -119,6 +119,7 @@ class MeasuredEvidence(_Tasks):
         self.scale = scale
         self.workers = workers
         self.device = device
+        self.cases = cases  # the accuracy cases (spec keys) to run; None: every case of the grid
         self._views = {}
 
     def at(self, scale: str) -> MeasuredEvidence:
@@ -157,7 +158,8 @@ class MeasuredEvidence(_Tasks):
         from repro.runs import run_all
 
         specs = [accuracy_run(c.model, c.method, c.scenario, seed, self.data)
-                 for c in accuracy_cases(data=self.data) for seed in seeds_of(c.method, self.seeds)]
+                 for c in accuracy_cases(data=self.data) if self.cases is None or c.key in self.cases
+                 for seed in seeds_of(c.method, self.seeds)]
         return run_all(specs, self.workers)
 
     @functools.cache  # noqa: B019

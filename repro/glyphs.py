@@ -260,10 +260,12 @@ def _scramble(x: torch.Tensor, side: int) -> torch.Tensor:
     """Every side x side block of every image with its pixels in one fixed shuffled order."""
     n, c, h, w = x.shape
     if h % side or w % side:
-        raise ValueError(f"a {h} x {w} image does not split into {side} x {side} blocks; use a size that is a multiple of 8")
+        raise ValueError(f"a {h} x {w} image does not split into {side} x {side} blocks; "
+                         "use a size that is a multiple of 8")
     perm = torch.randperm(side * side, generator=torch.Generator().manual_seed(SCRAMBLE_SEED))
-    blocks = x.reshape(n, c, h // side, side, w // side, side).permute(0, 1, 2, 4, 3, 5).reshape(n, c, h // side, w // side, -1)
-    blocks = blocks[..., perm].reshape(n, c, h // side, w // side, side, side)
+    rows, cols = h // side, w // side
+    blocks = x.reshape(n, c, rows, side, cols, side).permute(0, 1, 2, 4, 3, 5).reshape(n, c, rows, cols, -1)
+    blocks = blocks[..., perm].reshape(n, c, rows, cols, side, side)
     return blocks.permute(0, 1, 2, 4, 3, 5).reshape(n, c, h, w)
 
 

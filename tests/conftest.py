@@ -173,9 +173,20 @@ def timings():
 
 
 @pytest.fixture(scope="session")
-def evidence(measure, timings, pytestconfig):
+def evidence(measure, timings, pytestconfig, request):
     return MeasuredEvidence(measure, accuracy_data(pytestconfig), timings=timings,
-                            device=pytestconfig.getoption("--device"))
+                            device=pytestconfig.getoption("--device"),
+                            cases=selected_accuracy_cases(request.session.items))
+
+
+def selected_accuracy_cases(items) -> frozenset | None:
+    """The accuracy cases a run needs: only the selected ones when every selected test that reads the
+    evidence is an accuracy case (`-k "[case]" --update-baselines` re-records a case without the whole
+    grid), else all of them (a claim reads every case)."""
+    readers = [i for i in items if "evidence" in getattr(i, "fixturenames", ())]
+    if readers and all(getattr(i, "originalname", "") == "test_accuracy_matches_baseline" for i in readers):
+        return frozenset(i.callspec.id for i in readers)
+    return None
 
 
 def accuracy_data(config) -> DataSpec:

@@ -148,8 +148,8 @@ def test_claims_read_only_the_cells_their_protocol_reads():
     from repro.protocol import GLYPH_CELLS
 
     check = {c.id: c.check for c in CLAIMS}
-    bad_cell = accs(galore__mobilenet_v2__shift_hard=0.5)  # MobileNetV2 shift-hard missed its calibration
-    assert "shift-hard" not in GLYPH_CELLS["mobilenet_v2"]
+    bad_cell = accs(galore__mobilenet_v2__unseen_hard=0.5)  # MobileNetV2 unseen-hard missed its calibration
+    assert "unseen-hard" not in GLYPH_CELLS["mobilenet_v2"]
     assert check["F"](Fake(acc=bad_cell)).holds is False
     assert check["F"](Fake(acc=bad_cell, cells=GLYPH_CELLS)).holds is not False
     no_hard = {"resnet18": ("shift-easy",), "mobilenet_v2": ("shift-easy",)}

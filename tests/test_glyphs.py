@@ -57,3 +57,21 @@ def test_the_benchmark_is_a_data_spec_choice_with_its_own_tasks():
 def test_the_assets_are_read_from_the_wheels_and_hashed():
     assert len(glyphs.assets_digest()) == 16
     assert all(p.exists() for p in glyphs._photo_paths())
+
+
+def test_shift_hard_shuffles_the_pixels_within_each_block_by_one_permutation(monkeypatch):
+    import dataclasses
+
+    x, y = glyphs.split("shift-hard", "test", 32, 0)
+    monkeypatch.setitem(glyphs.KNOBS, "shift-hard", dataclasses.replace(glyphs.KNOBS["shift-hard"], scramble=0))
+    plain, y_plain = glyphs.split("shift-hard", "test", 32, 0)
+    assert torch.equal(y, y_plain) and not torch.equal(x, plain)
+
+    def blocks(t):  # (n, c, 8, 8, 16): the 16 pixels of each 4 x 4 block
+        return t.reshape(*t.shape[:2], 8, 4, 8, 4).permute(0, 1, 2, 4, 3, 5).reshape(*t.shape[:2], 8, 8, 16)
+
+    assert torch.equal(blocks(x).sort(-1).values, blocks(plain).sort(-1).values)  # the same pixels, moved
+    perm = torch.randperm(16, generator=torch.Generator().manual_seed(glyphs.SCRAMBLE_SEED))
+    assert torch.equal(blocks(x), blocks(plain)[..., perm])  # in one order, for every block and image
+    with pytest.raises(ValueError, match="multiple of 8"):
+        glyphs._scramble(plain[:2, :, :30, :30], 4)

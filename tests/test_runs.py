@@ -41,3 +41,15 @@ def test_base_models_pretrained_side_by_side_are_those_pretrained_alone(monkeypa
         alone, _ = base_model(spec.model, spec.data, spec.recipe, progress=False, cache=tmp_path / "alone")
         assert shared.keys() == alone.keys()
         assert all(torch.equal(shared[k], alone[k]) for k in alone), spec.model
+
+
+def test_evidence_runs_only_the_accuracy_cases_it_is_given(monkeypatch):
+    from repro.evidence import MeasuredEvidence
+    from repro.grid import accuracy_cases
+
+    monkeypatch.setattr("repro.runs.run_all", lambda specs, workers: specs)  # the specs it would run
+    every = MeasuredEvidence(measure=object(), timings=object())._all()
+    keys = {s.key for s in every}
+    assert keys == {c.key for c in accuracy_cases()}
+    one = MeasuredEvidence(measure=object(), timings=object(), cases=frozenset({"resnet18-lora-r8-shift"}))._all()
+    assert {s.key for s in one} == {"resnet18-lora-r8-shift"} and [s.seed for s in one] == [0, 1, 2, 3, 4]

@@ -71,3 +71,19 @@ def test_a_moved_metric_says_the_environment_first_and_how_to_re_record_that_cas
     assert "was recorded with peft 0.1.0, running" in text
     assert text.index("recorded with peft 0.1.0") < text.index("flops.exact.total")
     assert '-k "[resnet18-fft]" --update-baselines' in text
+
+
+def test_selecting_accuracy_cases_runs_only_those_unless_a_claim_reads_them():
+    from types import SimpleNamespace as Item
+
+    from conftest import selected_accuracy_cases
+
+    def acc(case):
+        return Item(fixturenames=("evidence",), originalname="test_accuracy_matches_baseline",
+                    callspec=Item(id=case))
+
+    claim = Item(fixturenames=("evidence",), originalname="test_claim")
+    other = Item(fixturenames=("tmp_path",), originalname="test_something_else")
+    assert selected_accuracy_cases([acc("resnet18-fft-shift"), other]) == {"resnet18-fft-shift"}
+    assert selected_accuracy_cases([acc("resnet18-fft-shift"), claim]) is None  # a claim reads every case
+    assert selected_accuracy_cases([other]) is None
