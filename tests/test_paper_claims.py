@@ -130,16 +130,17 @@ def test_every_verdict_re_derives_from_the_stored_baselines(embedded):
     data = DataSpec(benchmark=embedded)
     accuracy = root / platform / bl.file_name(data.group)
     records = from_baselines(root, platform, data, accuracy.stem.rsplit("-", 1)[1])
-    rows = derive(RecordedEvidence(records, data))
+    cases = claim_cases()
+    rows = derive(RecordedEvidence(records, data), cases)
     assert rows
-    for row in rows:
+    for (claim, _, _), row in zip(cases, rows, strict=True):  # one row per case, in their order
         key = claim_label(row)
         if row["verdict"] == NO_RECORD and (not accuracy.exists() or platform != "x86_64-cpu"):
             continue  # a platform recorded in part (aarch64-cpu: the smoke cases) has no record of the rest
         if row["convention"] == TIME:  # the recording machine's seconds: any verdict, but from its records
             assert row["verdict"] != NO_RECORD, f"{key}: {row['measured']}"
             continue
-        accuracy_claim = row["data"] != "analytic (no data)"
+        accuracy_claim = claim.kind == "accuracy"
         not_reproduced = ACCURACY_NOT_REPRODUCED[embedded] if accuracy_claim else DOES_NOT_REPRODUCE
         expected = ("inconclusive" if accuracy_claim and key in INCONCLUSIVE_ON_RECORD[embedded] else
                     "does not reproduce" if key in not_reproduced else "holds")
