@@ -1,9 +1,12 @@
-"""Many adaptation runs at once: one single-threaded run per process, as many processes as cores.
+"""Many independent jobs at once: one process per core, each job a function of its spec alone.
 
-Each run is a function of its spec alone and uses one thread (repro/determinism.py), so the numbers
-are the same with 1 worker or 16, and a 4-core machine finishes in about half the time of a 2-core one.
+Adaptation runs are single-threaded (repro/determinism.py), so their numbers are the same with 1
+worker or 16, and a 4-core machine finishes in about half the time of a 2-core one. Analytic cost
+cases (fake tensors, repro/fake.py) do no arithmetic: their time is Python dispatch on one core, and
+their integers do not depend on the process that counts them.
 
-    results = run_all(specs, workers=None)   # None: $REPRO_WORKERS, else every core
+    results = run_all(specs, workers=None)        # None: $REPRO_WORKERS, else every core
+    records = profile_all(analytic_specs)         # repro.profile.profile of each, side by side
 """
 
 from __future__ import annotations
@@ -28,18 +31,37 @@ def default_workers() -> int:
     return int(value)
 
 
+def _map(fn, items: list, workers: int, desc: str | None) -> list:
+    """`fn` of each item, in their order: here with one worker, else in that many spawned processes
+    (spawn, not fork: a forked child inherits torch's thread pools and locks mid-use)."""
+    bar = tqdm(total=len(items), desc=f"{desc} ({workers} workers)", disable=desc is None)
+    if workers == 1:
+        results = []
+        for item in items:
+            results.append(fn(item))
+            bar.update()
+    else:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(fn, item) for item in items]
+            for f in futures:
+                f.add_done_callback(lambda _: bar.update())
+            results = [f.result() for f in futures]
+    bar.close()
+    return results
+
+
 def run_one(spec: AdaptSpec) -> AdaptResult:
     if spec.method == "bn_stats_only":
         return bn_stats_only(spec.model, spec.scenario, spec.data, recipe=spec.recipe, seed=spec.seed)
     return adapt(spec)
 
 
-def _base_model(model, data, recipe) -> None:
+def _base_model(key) -> None:
     """base_model for a worker process: it fills the cache and returns nothing, so the weights are not
     sent back through the pipe (the runs load them from the cache)."""
     from repro.zoo import base_model
 
-    base_model(model, data, recipe, progress=True)
+    base_model(*key, progress=True)
 
 
 def _prepare(specs, workers: int) -> None:
@@ -47,13 +69,7 @@ def _prepare(specs, workers: int) -> None:
     wait on the cache lock while one of them pretrains on one core. Each pretraining is single-threaded
     and a function of its key alone, so different base models pretrain side by side, one per process."""
     needed = list(dict.fromkeys((s.model, s.data, s.recipe) for s in specs))
-    if workers == 1 or len(needed) < 2:
-        for args in needed:
-            _base_model(*args)
-        return
-    with ProcessPoolExecutor(min(workers, len(needed)), mp_context=multiprocessing.get_context("spawn")) as pool:
-        for f in [pool.submit(_base_model, *args) for args in needed]:
-            f.result()
+    _map(_base_model, needed, max(1, min(workers, len(needed))), None)
 
 
 def run_all(specs: list[AdaptSpec], workers: int | None = None, progress: bool = True) -> list[AdaptResult]:
@@ -61,19 +77,16 @@ def run_all(specs: list[AdaptSpec], workers: int | None = None, progress: bool =
     specs = list(specs)
     workers = min(workers or default_workers(), len(specs)) if specs else 1
     _prepare(specs, workers)
-    bar = tqdm(total=len(specs), desc=f"adaptation runs ({workers} workers)", disable=not progress)
-    if workers == 1:
-        results = []
-        for spec in specs:
-            results.append(run_one(spec))
-            bar.update()
-        bar.close()
-        return results
-    # spawn, not fork: a forked child inherits torch's thread pools and locks mid-use
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(run_one, spec) for spec in specs]
-        for f in futures:
-            f.add_done_callback(lambda _: bar.update())
-        results = [f.result() for f in futures]
-    bar.close()
-    return results
+    return _map(run_one, specs, workers, "adaptation runs" if progress else None)
+
+
+def profile_all(specs, workers: int | None = None, progress: bool = True) -> list:
+    """repro.profile.profile of each analytic spec, in their order. Only for `analytic` specs: a real
+    step is timed, and a timing beside another process's work would be that work's too."""
+    from repro.profile import profile
+
+    specs = list(specs)
+    if not all(s.analytic for s in specs):
+        raise ValueError("profile_all runs analytic specs only: real steps are timed, and timed one at a time")
+    workers = min(workers or default_workers(), len(specs)) if specs else 1
+    return _map(profile, specs, workers, "analytic cost cases" if progress else None)

@@ -1,5 +1,6 @@
 """Shared fixtures, the baseline store, and the claims table at the end of a run."""
 
+import dataclasses
 import functools
 import json
 import logging
@@ -17,6 +18,7 @@ from repro.data import BENCHMARKS, DataSpec, data_root
 from repro.evidence import MeasuredEvidence, RecordedEvidence
 from repro.files import write_text
 from repro.profile import check_device, environment, profile
+from repro.runs import profile_all
 from repro.timing import timed_once
 
 logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
@@ -161,9 +163,31 @@ def baselines(pytestconfig):
 
 
 @pytest.fixture(scope="session")
-def measure():
-    """profile() memoised for the session: several tests read the same case."""
-    return functools.cache(profile)
+def measure(request):
+    """profile() memoised for the session: several tests read the same case. The first time an analytic
+    case is asked for, every selected analytic case is profiled, one process per core (runs.profile_all):
+    on fake tensors a case is Python dispatch on one core, and its integers are the same in any process.
+    Under xdist the workers already share the cases out, so each profiles its own."""
+    memo, pending = {}, selected_analytic_specs(request.session.items, request.config.getoption("--device"))
+
+    def get(spec):
+        if spec not in memo:
+            if spec in pending and len(pending) > 1 and not os.environ.get("PYTEST_XDIST_WORKER"):
+                memo.update(zip(pending, profile_all(pending), strict=True))
+                pending.clear()
+            else:
+                memo[spec] = profile(spec)
+        return memo[spec]
+
+    return get
+
+
+def selected_analytic_specs(items, device: str) -> list:
+    """The analytic case specs that selected tests hand to `measure`, as the tests do (on `device`)."""
+    specs = (i.callspec.params["spec"] for i in items
+             if "measure" in getattr(i, "fixturenames", ()) and "spec" in getattr(getattr(i, "callspec", None),
+                                                                            "params", {}))
+    return list(dict.fromkeys(dataclasses.replace(s, device=device) for s in specs if s.analytic))
 
 
 @pytest.fixture(scope="session")

@@ -53,3 +53,22 @@ def test_evidence_runs_only_the_accuracy_cases_it_is_given(monkeypatch):
     assert keys == {c.key for c in accuracy_cases()}
     one = MeasuredEvidence(measure=object(), timings=object(), cases=frozenset({"resnet18-lora-r8-shift"}))._all()
     assert {s.key for s in one} == {"resnet18-lora-r8-shift"} and [s.seed for s in one] == [0, 1, 2, 3, 4]
+
+
+def test_analytic_cases_profiled_side_by_side_count_what_each_counts_alone():
+    """profile_all (the claims run's 224 x 224 grid) spreads fake-tensor steps over processes: each
+    record's integers must be those of profiling the case here, alone."""
+    import pytest
+
+    from repro.profile import profile
+    from repro.runs import profile_all
+    from repro.specs import CaseSpec
+
+    specs = [CaseSpec("mobilenet_v3_small", "lora", 8, batch=2, size=64, analytic=True),
+             CaseSpec("mobilenet_v3_small", "fft", batch=2, size=64, analytic=True)]
+    alone = [profile(s) for s in specs]
+    two = profile_all(specs, workers=2, progress=False)
+    assert [(m.spec, m.params, m.flops, m.memory) for m in two] == [(m.spec, m.params, m.flops, m.memory)
+                                                                   for m in alone]
+    with pytest.raises(ValueError, match="analytic specs only"):
+        profile_all([CaseSpec("mobilenet_v3_small", "fft", batch=2, size=32)])

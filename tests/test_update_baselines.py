@@ -87,3 +87,20 @@ def test_selecting_accuracy_cases_runs_only_those_unless_a_claim_reads_them():
     assert selected_accuracy_cases([acc("resnet18-fft-shift"), other]) == {"resnet18-fft-shift"}
     assert selected_accuracy_cases([acc("resnet18-fft-shift"), claim]) is None  # a claim reads every case
     assert selected_accuracy_cases([other]) is None
+
+
+def test_the_analytic_cases_profiled_side_by_side_are_the_selected_ones_on_the_run_device():
+    import dataclasses
+    from types import SimpleNamespace as Item
+
+    from conftest import selected_analytic_specs
+
+    from repro.grid import cost_cases, paper_scale_cases
+
+    fake, real = paper_scale_cases()[0], cost_cases()[0]
+
+    def case(spec, fixtures=("measure", "baselines")):
+        return Item(fixturenames=fixtures, callspec=Item(params={"spec": spec}))
+
+    items = [case(fake), case(fake), case(real), case(paper_scale_cases()[1], ("timings",)), Item(fixturenames=())]
+    assert selected_analytic_specs(items, "cuda") == [dataclasses.replace(fake, device="cuda")]
