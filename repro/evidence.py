@@ -11,6 +11,7 @@ re-derived from the records the run stored (tests/test_paper_claims.py does).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import re
@@ -104,7 +105,7 @@ class MeasuredEvidence(_Tasks):
     """Evidence from real measurements, each made once and shared (tests and CLI use the same one)."""
 
     def __init__(self, measure=None, data=None, seeds=None, scale="32px", workers=None, timings=None,
-                 device="cpu", cases=None):
+                 device="cpu", cases=None, shown=contextlib.nullcontext):
         if measure is None:
             from repro.profile import profile
 
@@ -120,6 +121,7 @@ class MeasuredEvidence(_Tasks):
         self.workers = workers
         self.device = device
         self.cases = cases  # the accuracy cases (spec keys) to run; None: every case of the grid
+        self.shown = shown  # a context in which the runs' progress bar reaches the user (pytest captures it)
         self._views = {}
 
     def at(self, scale: str) -> MeasuredEvidence:
@@ -160,7 +162,8 @@ class MeasuredEvidence(_Tasks):
         specs = [accuracy_run(c.model, c.method, c.scenario, seed, self.data)
                  for c in accuracy_cases(data=self.data) if self.cases is None or c.key in self.cases
                  for seed in seeds_of(c.method, self.seeds)]
-        return run_all(specs, self.workers)
+        with self.shown():
+            return run_all(specs, self.workers)
 
     @functools.cache  # noqa: B019
     def _runs(self):

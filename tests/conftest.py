@@ -1,10 +1,12 @@
 """Shared fixtures, the baseline store, and the claims table at the end of a run."""
 
+import contextlib
 import dataclasses
 import functools
 import json
 import logging
 import os
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -173,7 +175,8 @@ def measure(request):
     def get(spec):
         if spec not in memo:
             if spec in pending and len(pending) > 1 and not os.environ.get("PYTEST_XDIST_WORKER"):
-                memo.update(zip(pending, profile_all(pending), strict=True))
+                with uncaptured(request.config):
+                    memo.update(zip(pending, profile_all(pending), strict=True))
                 pending.clear()
             else:
                 memo[spec] = profile(spec)
@@ -200,7 +203,19 @@ def timings():
 def evidence(measure, timings, pytestconfig, request):
     return MeasuredEvidence(measure, accuracy_data(pytestconfig), timings=timings,
                             device=pytestconfig.getoption("--device"),
-                            cases=selected_accuracy_cases(request.session.items))
+                            cases=selected_accuracy_cases(request.session.items),
+                            shown=lambda: uncaptured(pytestconfig))
+
+
+@contextlib.contextmanager
+def uncaptured(config):
+    """Where a long batch (the accuracy grid, the analytic cost cases) shows its progress bar. Each runs
+    inside the first test that needs it, whose output pytest would otherwise hold back until the test
+    ends: an hour of silence after a test file's name."""
+    capman = config.pluginmanager.getplugin("capturemanager")  # None under -p no:capture
+    with capman.global_and_fixture_disabled() if capman else contextlib.nullcontext():
+        sys.stderr.write("\n")  # off the line pytest is writing its dots on
+        yield
 
 
 def selected_accuracy_cases(items) -> frozenset | None:

@@ -72,3 +72,23 @@ def test_analytic_cases_profiled_side_by_side_count_what_each_counts_alone():
                                                                    for m in alone]
     with pytest.raises(ValueError, match="analytic specs only"):
         profile_all([CaseSpec("mobilenet_v3_small", "fft", batch=2, size=32)])
+
+
+def test_evidence_runs_its_grid_where_the_progress_bar_is_shown(monkeypatch):
+    """pytest captures a test's output; the conftest hands MeasuredEvidence a context that lifts it."""
+    import contextlib
+
+    from repro.evidence import MeasuredEvidence
+
+    events = []
+
+    @contextlib.contextmanager
+    def shown():
+        events.append("shown")
+        yield
+        events.append("hidden")
+
+    monkeypatch.setattr("repro.runs.run_all", lambda specs, workers: events.append("runs") or specs)
+    one = frozenset({"resnet18-lora-r8-shift"})
+    MeasuredEvidence(measure=object(), timings=object(), cases=one, shown=shown)._all()
+    assert events == ["shown", "runs", "hidden"]

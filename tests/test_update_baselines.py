@@ -1,6 +1,7 @@
 """--update-baselines end to end, in a pytest subprocess: writes only what ran, refuses after a failure."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,10 +11,10 @@ TWO_CASES = "tests/test_costs.py::test_update_costs_match_baseline[resnet18-fft]
     "tests/test_costs.py::test_update_costs_match_baseline[resnet18-bn_head]"
 
 
-def run_pytest(*args):
+def run_pytest(*args, env=None):
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
                            "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), "-m", "smoke", *args],
-                          cwd=ROOT, capture_output=True, text=True)
+                          cwd=ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})})
 
 
 def test_update_writes_only_the_cases_that_ran(tmp_path):
@@ -104,3 +105,13 @@ def test_the_analytic_cases_profiled_side_by_side_are_the_selected_ones_on_the_r
 
     items = [case(fake), case(fake), case(real), case(paper_scale_cases()[1], ("timings",)), Item(fixturenames=())]
     assert selected_analytic_specs(items, "cuda") == [dataclasses.replace(fake, device="cuda")]
+
+
+def test_analytic_cases_profiled_side_by_side_show_their_progress_and_match_their_baselines():
+    """The claims run profiles its 224 x 224 cases in worker processes inside the first such test:
+    their progress bar must get past pytest's capture, and their records must still be the stored ones."""
+    out = run_pytest("-m", "paper_claims", "tests/test_costs.py", "-k", "paper_scale and mobilenet_v3_small-fft-b",
+                     env={"REPRO_WORKERS": "2"})
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "3 passed" in out.stdout
+    assert "analytic cost cases (2 workers)" in out.stderr and "3/3" in out.stderr
