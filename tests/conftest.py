@@ -175,9 +175,10 @@ def measure(request):
     def get(spec):
         if spec not in memo:
             if spec in pending and len(pending) > 1 and not os.environ.get("PYTEST_XDIST_WORKER"):
+                batch = pending.copy()
+                pending.clear()  # should the batch fail, each case then runs, and fails, in its own test
                 with uncaptured(request.config):
-                    memo.update(zip(pending, profile_all(pending), strict=True))
-                pending.clear()
+                    memo.update(zip(batch, profile_all(batch), strict=True))
             else:
                 memo[spec] = profile(spec)
         return memo[spec]
@@ -187,10 +188,12 @@ def measure(request):
 
 def selected_analytic_specs(items, device: str) -> list:
     """The analytic case specs that selected tests hand to `measure`, as the tests do (on `device`)."""
-    specs = (i.callspec.params["spec"] for i in items
-             if "measure" in getattr(i, "fixturenames", ()) and "spec" in getattr(getattr(i, "callspec", None),
-                                                                            "params", {}))
-    return list(dict.fromkeys(dataclasses.replace(s, device=device) for s in specs if s.analytic))
+    specs = []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "measure" in getattr(item, "fixturenames", ()) and "spec" in params and params["spec"].analytic:
+            specs.append(dataclasses.replace(params["spec"], device=device))
+    return list(dict.fromkeys(specs))
 
 
 @pytest.fixture(scope="session")
