@@ -110,8 +110,11 @@ def test_the_analytic_cases_profiled_side_by_side_are_the_selected_ones_on_the_r
 def test_analytic_cases_profiled_side_by_side_show_their_progress_and_match_their_baselines():
     """The claims run profiles its 224 x 224 cases in worker processes inside the first such test:
     their progress bar must get past pytest's capture, and their records must still be the stored ones."""
-    out = run_pytest("-m", "paper_claims", "tests/test_costs.py", "-k", "paper_scale and mobilenet_v3_small-fft-b",
-                     env={"REPRO_WORKERS": "2"})
+    from conftest import SIDE_BY_SIDE_FROM
+
+    nine = "paper_scale and (mobilenet_v3_small-fft or mobilenet_v3_small-head or mobilenet_v3_small-bn_head)"
+    assert SIDE_BY_SIDE_FROM <= 9
+    out = run_pytest("-m", "paper_claims", "tests/test_costs.py", "-k", nine, env={"REPRO_WORKERS": "2"})
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "3 passed" in out.stdout
-    assert "analytic cost cases (2 workers)" in out.stderr and "3/3" in out.stderr
+    assert "9 passed" in out.stdout
+    assert "analytic cost cases (2 workers)" in out.stderr and "9/9" in out.stderr
