@@ -1,7 +1,7 @@
 """Stored baselines: one JSON file per platform and case group, validated, compared, updated on purpose.
 
     baselines/<platform>/<group>.json      e.g. baselines/x86_64-cpu/costs.json
-    baselines/<platform>/accuracy-<cpu capability>.json   trained numbers, per vector ISA
+    baselines/<platform>/accuracy-<benchmark>.json   trained numbers, pinned kernels (repro/kernels.py)
 
 Each file holds a schema version, the environment it was recorded in, a history of why it changed,
 and per case a flat dict of metrics. Comparison tolerances live in TOLERANCES, one table.
@@ -141,16 +141,19 @@ def compare(current: dict, baseline: dict) -> list[str]:
     return out
 
 
-# Groups whose numbers come from training: on a CPU they are reproducible per vector ISA, not per
-# architecture (repro/determinism.py), so each capability has its own file: accuracy-avx2.json.
-PER_CPU_CAPABILITY = ("accuracy-digits", "accuracy-glyphs", "accuracy-real-data")
+# Groups whose numbers come from training: on a CPU they depend on the kernels (repro/kernels.py). Made
+# with the pinned kernels (any x86_64 CPU), they are the platform's one file, accuracy-digits.json; made
+# with a CPU's own (REPRO_ISA=native, or a platform with no pin), a file per capability,
+# accuracy-digits-avx512.json.
+PER_KERNEL_SET = ("accuracy-digits", "accuracy-glyphs", "accuracy-real-data")
 
 
 def file_name(group: str, device: str = "cpu") -> str:
-    if group in PER_CPU_CAPABILITY and not device.startswith("cuda"):
-        from repro.determinism import cpu_capability  # torch: only where a trained group is named
+    if group in PER_KERNEL_SET and not device.startswith("cuda"):
+        from repro import kernels  # torch: only where a trained group is named
 
-        return f"{group}-{cpu_capability()}.json"
+        if kernels.wanted() == "native":
+            return f"{group}-{kernels.cpu_capability()}.json"
     return f"{group}.json"
 
 

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 
 import torch
 
+from repro.kernels import cpu_capability, require_pinned  # noqa: F401 (cpu_capability: re-exported)
+
 
 @contextmanager
 def seeded(seed: int):
@@ -29,27 +31,17 @@ def seeded(seed: int):
         yield
 
 
-def cpu_capability() -> str:
-    """The vector extension torch's CPU kernels run with here: avx2, avx512, default, ...
-
-    Training is reproducible per capability, not per architecture: ATen and oneDNN pick their kernels
-    by the CPU's vector extensions, and the kernels add in different orders. Measured on an AVX2
-    machine, five ResNet-18 steps from one seed gave other weights under ATEN_CPU_CAPABILITY=default,
-    and again under ONEDNN_MAX_CPU_ISA=SSE41; after a pretraining, ResNet-18 on the shifted digits
-    scored 70.2% before adaptation here and 73.8% on the machine that recorded the first baselines.
-    """
-    return torch.backends.cpu.get_cpu_capability().lower()
-
-
 @contextmanager
 def deterministic(threads: int = 1):
-    """Same spec, same numbers, on one platform: fixed thread count and deterministic kernels.
+    """Same spec, same numbers, on every x86_64 CPU: fixed thread count, deterministic kernels, and
+    the pinned kernel set (repro/kernels.py; a process where it cannot hold refuses here).
 
     The thread count is part of the result: MobileNetV2 FFT on the unseen digits ended at 78.7% with 2
     threads and 92.7% with 1 (the reduction order changes, and 100 steps amplify it). One thread is
     the count every machine has, so a run gives the same numbers on a 2-core laptop and a 64-core
     server; more cores run more runs at once (repro/runs.py) instead of splitting one.
     """
+    require_pinned()  # every trained number passes here: the kernels must be the records' (repro/kernels.py)
     saved = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)

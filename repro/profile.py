@@ -20,9 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch._subclasses.fake_tensor import DataDependentOutputException
 
-from repro.determinism import cpu_capability, seeded
+from repro.determinism import seeded
 from repro.fake import AnalyticMode, to_fake
 from repro.flops import count_step_flops
+from repro.kernels import cpu_capability, kernel_set
 from repro.memory import track_memory
 from repro.methods import apply_method
 from repro.models import build_model
@@ -68,6 +69,7 @@ def environment(device: str) -> dict:
         "platform": f"{platform.system()}-{platform.machine()}",
         "device": torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu",
         "cpu_capability": cpu_capability(),
+        "kernels": kernel_set(),  # what trained numbers are made with here (repro/kernels.py)
     }
 
 

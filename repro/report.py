@@ -489,7 +489,7 @@ def build(inputs: Inputs, out: Path) -> Path:
         time_vs_flops(points, figures / "time_vs_flops.png")
         env = inputs.environment
         md += [f"One unprofiled step of each method timed against FFT's in one process, in alternation, on "
-               f"{env.get('device', '?')} ({env.get('platform', '?')}, {env.get('cpu_capability', '?')}); the "
+               f"{env.get('device', '?')} ({env.get('platform', '?')}, {env.get('cpu_capability', '?')} kernels); the "
                "intervals are 95% over the timed rounds. These are this machine's seconds, not the paper's.", "",
                "![Time vs FLOPs](figures/time_vs_flops.png)", ""]
         for scale, pts in points.items():

@@ -74,19 +74,19 @@ def join(parts: list[tuple[dict, list[dict], DataSpec]]) -> tuple[dict, list[dic
 
 
 def from_baselines(root: Path, platform: str, data: DataSpec, capability: str | None = None) -> dict:
-    """group -> case -> metrics from baselines/<platform>. Accuracy is stored per CPU capability: the
-    one file there is, or `capability`'s (default: this CPU's, which needs torch to tell)."""
+    """group -> case -> metrics from baselines/<platform>. Accuracy: the file made with the pinned kernels
+    (accuracy-<benchmark>.json), or with `capability` given, the one a CPU made with its own kernels
+    (accuracy-<benchmark>-<capability>.json, repro/kernels.py)."""
     records = {}
     for group in RECORD_GROUPS:
         path = root / platform / f"{group}.json"
         if path.exists():
             records[group] = bl.load(path)["cases"]
-    found = sorted((root / platform).glob(f"{data.group}-*.json"))
-    if capability is None and len(found) > 1:
-        capability = bl.file_name(data.group).removeprefix(f"{data.group}-").removesuffix(".json")
-    found = [p for p in found if capability is None or p.stem == f"{data.group}-{capability}"]
-    if found:
-        records[data.group] = bl.load(found[0])["cases"]
+    name = f"{data.group}-{capability}.json" if capability else f"{data.group}.json"
+    if (root / platform / name).exists():
+        records[data.group] = bl.load(root / platform / name)["cases"]
+    elif capability:
+        raise FileNotFoundError(f"no {root / platform / name}: nothing was recorded with {capability} kernels")
     if not records:
         raise FileNotFoundError(f"no baseline files under {root / platform}; record them with: {bl.UPDATE_HINT}")
     return records
@@ -183,8 +183,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--platform", default=None, help="baselines/<platform> (default: this machine's)")
     ap.add_argument("--benchmark", choices=BENCHMARKS, default="digits", help="the accuracy records to read "
                     "from baselines (--from reads the run's own)")
-    ap.add_argument("--cpu-capability", default=None, help="which accuracy-<benchmark>-<capability>.json to read "
-                    "when there are several (default: this CPU's)")
+    ap.add_argument("--cpu-capability", default=None, help="read accuracy-<benchmark>-<capability>.json, made with "
+                    "a CPU's own kernels (REPRO_ISA=native), instead of the pinned kernels' accuracy-<benchmark>.json")
     ap.add_argument("--check", action="store_true", help="with --from: exit 1 unless every re-derived verdict "
                     "and measurement equals the run's own")
     ap.add_argument("--against", default=None, metavar="BASELINES", help="with --from: list the verdicts and "

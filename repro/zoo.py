@@ -1,7 +1,7 @@
 """Base models pretrained on the source task, cached on disk.
 
 The cache key hashes everything that decides the weights: model, data spec, recipe, library
-versions and the CPU's vector extensions. Files are written atomically (temp file + rename) under
+versions and the kernel set that trains (repro/kernels.py). Files are written atomically (temp file + rename) under
 a file lock, so an interrupted run never leaves a file that loads, and concurrent test workers never
 train the same model twice.
 A file that does not load, or whose key does not match, is reported and rebuilt.
@@ -27,8 +27,9 @@ from filelock import FileLock
 
 from repro import glyphs
 from repro.data import DataSpec, source_task
-from repro.determinism import cpu_capability, deterministic, seeded
+from repro.determinism import deterministic, seeded
 from repro.files import write_atomic
+from repro.kernels import kernel_set
 from repro.loops import evaluate, reestimate_bn_stats, train_steps
 from repro.models import build_model
 from repro.specs import Recipe
@@ -44,9 +45,9 @@ def cache_dir() -> Path:
 def cache_key(model: str, data: DataSpec, recipe: Recipe) -> str:
     blob = json.dumps({"model": model, "data": dataclasses.asdict(data), "recipe": dataclasses.asdict(recipe),
                        "torch": torch.__version__, "torchvision": torchvision.__version__, "zoo": ZOO_VERSION,
-                       # the same recipe trains other weights on another vector ISA (repro/determinism.py),
-                       # so a cache copied between machines (a CI cache) must not mix them
-                       "cpu_capability": cpu_capability(), **_glyph_key(data)},
+                       # the kernels that train the weights (repro/kernels.py): pinned-avx2 on any x86_64
+                       # CPU, else native-<ISA>; ATen's capability alone does not decide them (oneDNN's does)
+                       "kernels": kernel_set(), **_glyph_key(data)},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -1,0 +1,137 @@
+"""Which CPU kernels make a trained number, and one set of them for every x86_64 CPU.
+
+ATen, oneDNN and MKL pick their kernels by the CPU's vector extensions, and kernels add in different
+orders, so one seed trains other weights on an AVX-512 CPU than on an AVX2 one. Measured on a 2-core
+AMD EPYC with AVX-512 (ResNet-18, digits, LoRA r8, shift, seed 0): native kernels ended at 0.937778;
+ATen capped at AVX2 alone changed nothing; with oneDNN capped at AVX2 too it ended at 0.96, the record
+made on an AVX2 machine, and so did all 510 stored digit readings. So every trained number on x86_64 is
+made with the AVX2 kernels, which every x86_64 CPU of the last decade has:
+
+    ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2
+
+MKL's switch changed nothing on that AMD CPU; it is Intel's way to the same kernels on its own CPUs
+(MKL picks kernels by vendor as well), and it is pinned until an Intel CPU shows it is not needed.
+The libraries read these once, when torch first uses them, so they must be in the environment before
+torch is imported: `import repro` sets them when torch is not imported yet (repro imports no torch), and
+every process it spawns inherits them. A process where torch came first, without them, cannot be
+pinned any more, and refuses to train (`require_pinned`) instead of training other numbers silently.
+
+    REPRO_ISA=native    train with this CPU's own kernels (faster on AVX-512); its records are its own
+                        (baselines/<platform>/accuracy-<benchmark>-<capability>.json)
+
+Only trained numbers need the pin: costs are counted, not computed, and step times are read with the
+CPU's own kernels in a process of their own (repro/timing.py), since they stand for a user's training.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+ISA_ENV = "REPRO_ISA"
+PIN = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
+PINNED = "pinned-avx2"  # the kernel set every x86_64 record is made with
+PIN_ARCHES = ("x86_64", "amd64")
+
+
+class KernelError(RuntimeError):
+    pass
+
+
+def wanted() -> str:
+    """`pinned` (x86_64, the default) or `native` (REPRO_ISA=native, or a CPU the pin does not apply to)."""
+    value = os.environ.get(ISA_ENV, "").strip().lower() or "avx2"
+    if value not in ("avx2", "native"):
+        raise KernelError(f"${ISA_ENV}={os.environ[ISA_ENV]!r} is not a kernel set: use avx2 (the default on x86_64, "
+                          f"the records' kernels) or native (this CPU's own, with records of its own)")
+    return "pinned" if value == "avx2" and platform.machine().lower() in PIN_ARCHES else "native"
+
+
+def apply(environ=os.environ, modules=sys.modules) -> dict:
+    """Put the pin into `environ` where it can still hold (torch not imported yet), and say what this
+    process starts with: whether torch came first, and the pin's variables as they were then."""
+    torch_first = "torch" in modules
+    try:
+        pin = wanted() == "pinned"
+    except KernelError:  # said in one line where it matters (require_pinned), not as an import traceback
+        pin = False
+    if not torch_first and pin:
+        for key, value in PIN.items():
+            environ.setdefault(key, value)  # a value the user set is kept, and checked by require_pinned
+    return {"torch_first": torch_first, "env": {k: environ.get(k) for k in PIN}}
+
+
+# What this process started with, read when repro was first imported (a fact about the process, as
+# os.environ is: it cannot change afterwards, whatever the code does)
+AT_IMPORT = apply()
+
+
+def cpu_capability() -> str:
+    """The vector extension torch's ATen kernels run with here: avx2, avx512, default, ..."""
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability().lower()
+
+
+def pin_problem(state: dict | None = None) -> str | None:
+    """Why the pin does not hold in this process, in one sentence, or None (holds, or not wanted)."""
+    if wanted() != "pinned":
+        return None
+    state = state or AT_IMPORT
+    wrong = {k: v for k, v in state["env"].items() if v != PIN[k]}
+    fix = (f"start Python with {' '.join(f'{k}={v}' for k, v in PIN.items())}, or set {ISA_ENV}=native to train "
+           f"with this CPU's own kernels (records of its own)")
+    if wrong and state["torch_first"]:
+        return (f"torch was imported before repro without the AVX2 kernel pin, so the kernels are this CPU's own "
+                f"and trained numbers would not be the records': import repro before torch, or {fix}")
+    if wrong:
+        said = ", ".join(f"{k}={v}" for k, v in wrong.items())
+        pin = " ".join(f"{k}={v}" for k, v in PIN.items())
+        return f"{said} is set, but trained numbers on x86_64 are made with {pin}: unset it, or {fix}"
+    if cpu_capability() == "default":  # ATen falls back below AVX2 only on a CPU that lacks it
+        return (f"this CPU has no AVX2, so it cannot make the records' kernels: set {ISA_ENV}=native and record its "
+                f"own accuracy file (pytest -m paper_claims --update-baselines --baseline-reason ...)")
+    if cpu_capability() != "avx2":  # ATen read something else: the variables came too late for it
+        return f"ATen runs {cpu_capability()} kernels despite the pin (set after torch started?): {fix}"
+    return None
+
+
+def require_pinned() -> None:
+    """Refuse to train where the kernel set is not the one the records need (before any training)."""
+    problem = pin_problem()
+    if problem is not None:
+        raise KernelError(problem)
+
+
+def kernel_set() -> str:
+    """The kernels trained numbers are made with here: `pinned-avx2`, or `native-<capability>`."""
+    if wanted() == "pinned":
+        return PINNED
+    return f"native-{cpu_capability()}"
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (Linux); empty where /proc/cpuinfo is not there."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            line = next((ln for ln in f if ln.startswith("flags")), "")
+    except OSError:
+        return set()
+    return set(line.partition(":")[2].split())
+
+
+def pin_changes_kernels() -> bool:
+    """Whether this CPU's own kernels differ from the pinned ones: it has more than AVX2 (AVX-512, AMX,
+    AVX-VNNI), or it cannot say (no /proc/cpuinfo), in which case it is taken to."""
+    flags = cpu_flags()
+    return not flags or bool(flags & {"avx512f", "amx_tile", "avx_vnni"})
+
+
+def go_native() -> None:
+    """A worker process's first act, before it imports torch: this CPU's own kernels from here on."""
+    global AT_IMPORT
+    for key in PIN:
+        os.environ.pop(key, None)
+    os.environ[ISA_ENV] = "native"
+    AT_IMPORT = apply()
