@@ -269,7 +269,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # its CPU-kernel notice is noise here
     # peft's per-layer notices: OFT moving a block size to a divisor (PEFT_RANK says so), BOFT looking for
     # its CUDA kernel (it runs without it); one line per layer buries the table
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)

@@ -7,6 +7,22 @@ galore-torch imports transformers and bitsandbytes, so it is imported here only,
 
 from __future__ import annotations
 
+import logging
+
+
+def _not_the_cpu_kernel_notice(record: logging.LogRecord) -> bool:
+    """bitsandbytes, imported by galore-torch, warns on CPUs with AVX-512 BF16 that it cannot fetch a 4-bit
+    CPU kernel from a hub (offline here, and unused: nothing is quantised). Only that notice is dropped:
+    its other warnings still show."""
+    return not str(record.msg).startswith("Failed to load CPU gemm_4bit_forward from kernels-community")
+
+
+# on the logger that emits it, before the import that emits it: in every process that imports galore-torch
+# through here (the training workers too, which pytest's and the CLI's logging settings never reach)
+_NOTICE_LOGGER = logging.getLogger("bitsandbytes.backends.cpu.ops")
+if _not_the_cpu_kernel_notice not in _NOTICE_LOGGER.filters:
+    _NOTICE_LOGGER.addFilter(_not_the_cpu_kernel_notice)
+
 try:
     from galore_torch import GaLoreAdamW as _GaLoreAdamW
     from galore_torch.galore_projector import GaLoreProjector

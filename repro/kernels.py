@@ -131,7 +131,31 @@ def pin_changes_kernels() -> bool:
 def go_native() -> None:
     """A worker process's first act, before it imports torch: this CPU's own kernels from here on."""
     global AT_IMPORT
+    if "torch" in sys.modules:  # the spawned interpreter re-imported a __main__ that imports torch
+        raise KernelError("torch was imported before the worker could drop the kernel pin: start the run from a "
+                          "script that imports torch inside a function, or with python -m repro / pytest")
     for key in PIN:
         os.environ.pop(key, None)
     os.environ[ISA_ENV] = "native"
     AT_IMPORT = apply()
+
+
+def describe(_=None) -> dict:
+    """This process's kernels, as a worker reports them (tests/test_kernels.py)."""
+    return {"kernels": kernel_set(), "capability": cpu_capability(), "problem": pin_problem(),
+            "env": {k: os.environ.get(k) for k in PIN}, "isa": os.environ.get(ISA_ENV)}
+
+
+def native_pool():
+    """One spawned worker process that runs this CPU's own kernels (step-time readings in a pinned
+    process on a CPU the pin slows: they stand for what a user's own training gets)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=go_native)
+
+
+def times_natively_elsewhere() -> bool:
+    """Whether step times must be read in a native_pool: this process trains pinned and the pin changes
+    this CPU's kernels. On an AVX2 CPU (or unpinned) they are read here, with the same kernels."""
+    return wanted() == "pinned" and pin_problem() is None and pin_changes_kernels()

@@ -32,6 +32,7 @@ import time
 
 import torch
 
+from repro import kernels
 from repro.determinism import seeded
 from repro.profile import build_case, step_phases
 from repro.specs import CaseSpec
@@ -109,7 +110,19 @@ def time_against_fft(spec: CaseSpec, rounds: int | None = None, warmup: int = WA
     }
 
 
-def timed_once(rounds: int | None = None):
+def timed_once(rounds: int | None = None, native: bool | None = None):
     """time_against_fft memoised: each case timed once per session (the tests and the claims read the same
-    record)."""
-    return functools.cache(lambda spec: time_against_fft(spec, rounds))
+    record). Read with this CPU's own kernels: where this process trains with the pinned ones and they
+    differ (an AVX-512 CPU, repro/kernels.py), in one worker process of its own that drops the pin."""
+    native = kernels.times_natively_elsewhere() if native is None else native
+    if not native:
+        return functools.cache(lambda spec: time_against_fft(spec, rounds))
+    pool = None
+
+    def elsewhere(spec):
+        nonlocal pool
+        if spec.device.startswith("cuda"):  # GPU kernels do not follow the CPU pin
+            return time_against_fft(spec, rounds)
+        pool = pool or kernels.native_pool()
+        return pool.submit(time_against_fft, spec, rounds).result()
+    return functools.cache(elsewhere)

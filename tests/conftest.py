@@ -4,7 +4,6 @@ import contextlib
 import dataclasses
 import functools
 import json
-import logging
 import os
 import sys
 from collections import defaultdict
@@ -22,8 +21,6 @@ from repro.files import write_text
 from repro.profile import check_device, environment, profile
 from repro.runs import profile_all
 from repro.timing import timed_once
-
-logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
 
 
 def pytest_addoption(parser):

@@ -1,0 +1,132 @@
+"""Trained numbers are made with one kernel set on every x86_64 CPU (repro/kernels.py), and a process
+that cannot hold it refuses to train instead of training other numbers."""
+
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from repro import kernels
+from repro.runs import _map
+
+ROOT = Path(__file__).resolve().parents[1]
+x86_64 = pytest.mark.skipif(platform.machine().lower() not in kernels.PIN_ARCHES, reason="the pin is for x86_64")
+
+
+def python(code: str, **env) -> subprocess.CompletedProcess:
+    """`code` in a fresh interpreter started without the pin's variables (as a user's shell starts it)."""
+    clean = {k: v for k, v in os.environ.items() if k not in (*kernels.PIN, kernels.ISA_ENV)}
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          env={**clean, **env}, timeout=300)
+
+
+@x86_64
+def test_this_test_process_trains_with_the_pinned_kernels():
+    assert kernels.describe() == {"kernels": kernels.PINNED, "capability": "avx2", "problem": None,
+                                  "env": kernels.PIN, "isa": None}
+
+
+@x86_64
+def test_a_training_worker_carries_the_pin_into_its_environment():
+    """repro/runs.py's spawned workers (adaptation runs, pretraining) inherit the pin and find it holding."""
+    for worker in _map(kernels.describe, [0, 1], 2, None):
+        assert worker["env"] == kernels.PIN and worker["problem"] is None and worker["kernels"] == kernels.PINNED
+
+
+@x86_64
+def test_importing_repro_first_pins_a_fresh_interpreter():
+    done = python("import repro, torch; from repro import kernels; print(kernels.describe())")
+    assert done.returncode == 0, done.stderr
+    assert "'problem': None" in done.stdout and "'kernels': 'pinned-avx2'" in done.stdout
+
+
+@x86_64
+def test_training_refuses_where_torch_came_first_without_the_pin():
+    """No training starts: deterministic() is where every pretraining and adaptation run begins."""
+    done = python("import torch\nfrom repro.determinism import deterministic\nwith deterministic(): print('trained')")
+    assert done.returncode != 0 and "trained" not in done.stdout
+    last = done.stderr.strip().splitlines()[-1]
+    assert "KernelError: torch was imported before repro without the AVX2 kernel pin" in last
+    assert "REPRO_ISA=native" in last
+
+
+@x86_64
+def test_a_conflicting_variable_is_named_and_refused():
+    done = python("import repro\nfrom repro.determinism import deterministic\nwith deterministic(): print('trained')",
+                  ONEDNN_MAX_CPU_ISA="AVX512_CORE")
+    assert done.returncode != 0 and "ONEDNN_MAX_CPU_ISA=AVX512_CORE is set" in done.stderr
+
+
+def test_native_trains_with_this_cpus_own_kernels_and_files_of_its_own():
+    done = python("import torch, repro\nfrom repro import kernels, baselines\nfrom repro.determinism import "
+                  "deterministic\nwith deterministic(): pass\nprint(kernels.kernel_set(), "
+                  "baselines.file_name('accuracy-digits'), kernels.describe()['env'])", REPRO_ISA="native")
+    assert done.returncode == 0, done.stderr
+    capability = done.stdout.split()[0].removeprefix("native-")
+    assert done.stdout.split()[:2] == [f"native-{capability}", f"accuracy-digits-{capability}.json"]
+    assert "'ONEDNN_MAX_CPU_ISA': None" in done.stdout  # nothing pinned
+
+
+def test_an_unknown_kernel_set_is_one_line():
+    done = python("from repro.determinism import deterministic\nwith deterministic(): pass", REPRO_ISA="avx9")
+    assert done.returncode != 0 and "$REPRO_ISA='avx9' is not a kernel set" in done.stderr.strip().splitlines()[-1]
+
+
+@x86_64
+def test_step_times_are_read_with_the_cpus_own_kernels_in_a_worker_of_their_own():
+    """Where the pin would slow this CPU (AVX-512), the readings run in a worker that dropped it; forced
+    here, since this machine may have nothing above AVX2."""
+    pool = kernels.native_pool()
+    try:
+        worker = pool.submit(kernels.describe).result()
+    finally:
+        pool.shutdown()
+    assert worker["isa"] == "native" and worker["problem"] is None
+    assert worker["env"] == dict.fromkeys(kernels.PIN) and worker["kernels"].startswith("native-")
+
+
+def test_the_pin_changes_kernels_only_on_a_cpu_with_more_than_avx2(monkeypatch):
+    monkeypatch.setattr(kernels, "cpu_flags", lambda: {"avx2", "fma", "avx512f"})
+    assert kernels.pin_changes_kernels()
+    monkeypatch.setattr(kernels, "cpu_flags", lambda: {"avx2", "fma", "sse4_2"})
+    assert not kernels.pin_changes_kernels()
+
+
+def test_step_times_go_to_the_native_worker_where_the_pin_changes_kernels(monkeypatch):
+    """timed_once's routing, with the worker stood in for by a recorder (the worker itself: above)."""
+    from concurrent.futures import Future
+
+    from repro import timing
+    from repro.specs import CaseSpec
+
+    sent = []
+
+    class Recorder:
+        def submit(self, fn, *args):
+            sent.append((fn, args))
+            done = Future()
+            done.set_result({"time.reduction": 0.5})
+            return done
+
+    monkeypatch.setattr(kernels, "native_pool", Recorder)
+    spec = CaseSpec("resnet18", "lora", 8)
+    assert timing.timed_once(3, native=True)(spec) == {"time.reduction": 0.5}
+    assert sent == [(timing.time_against_fft, (spec, 3))]
+    monkeypatch.setattr(kernels, "pin_changes_kernels", lambda: False)
+    assert not kernels.times_natively_elsewhere()  # an AVX2 CPU: read here, with the same kernels
+
+
+def test_bitsandbytes_cpu_kernel_notice_is_dropped_and_its_other_warnings_are_not(caplog):
+    """Printed once per training worker, in the middle of the progress bar, on CPUs with AVX-512 BF16."""
+    import logging
+
+    import repro.galore  # noqa: F401 (installs the filter where galore-torch is imported)
+
+    log = logging.getLogger("bitsandbytes.backends.cpu.ops")
+    with caplog.at_level(logging.WARNING):
+        log.warning("Failed to load CPU gemm_4bit_forward from kernels-community: %s. Please ...", "offline")
+        log.warning("a real warning")
+    assert [r.getMessage() for r in caplog.records] == ["a real warning"]
