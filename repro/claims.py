@@ -45,7 +45,7 @@ BANDS = {
     "D-dsc": Band.up_to(0.80, "%"),
     "D-standard": Band.up_to(0.57, "%"),
     "E": Band(0.10, 0.30, "%"),  # GaLore's extra FLOPs over FFT, each model
-    "K": Band.at_least(1, ""),  # bytes more peak memory for DoRA than LoRA, each model
+    "K": Band.at_least(1, "bytes"),  # more peak memory for DoRA than LoRA, each model
     "F-close": Band.within(0, 0.05),  # GaLore's gap to FFT, each model x task
     "F-stable": Band.at_most(0),  # GaLore's spread over cells minus LoRA's (and DoRA's), per seed
     "G": Band.up_to(0.20),  # the largest FFT-LoRA/DoRA gap on a MobileNet
@@ -230,7 +230,7 @@ def check_k(e: Evidence, convention=None) -> Verdict:
     ratios = {m: dora / lora for m, (dora, lora) in peaks.items()}
     return Verdict(all(BANDS["K"].contains(dora - lora) for dora, lora in peaks.values()),
                    ", ".join(f"{m} x{r:.2f}" for m, r in ratios.items())
-                   + f" (DoRA/LoRA peak, r{RANK}); band: DoRA's peak {BANDS['K']} bytes above LoRA's",
+                   + f" (DoRA/LoRA peak, r{RANK}); band: DoRA's peak {BANDS['K']} above LoRA's",
                    value=min(ratios.values()))
 
 

@@ -113,7 +113,7 @@ def cmd_adapt(args) -> int:
     # one run of the benchmark's protocol (steps, rate, BN policy, base model), the command line over it
     run = accuracy_run(args.model, args.method, args.scenario, args.seed, data)
     spec = dataclasses.replace(run, rank=args.rank, batch=args.batch, head=args.head, checkpoints=(),
-                               steps=args.steps or run.steps, lr=args.lr if args.lr is not None else run.lr)
+                               steps=args.steps if args.steps is not None else run.steps, lr=args.lr if args.lr is not None else run.lr)
     results = [adapt(spec, progress=True)]
     if args.scenario.startswith("shift"):
         results.append(bn_stats_only(args.model, args.scenario, data, recipe=spec.recipe))
@@ -144,7 +144,8 @@ def cmd_sweep(args) -> int:
     print(tabulate(table(sweep, costs, failed), headers=HEADERS, disable_numparse=True))
     for case, why in failed.items():
         print(f"cannot: {case}: {why}")
-    print()
+    print(f"\nbreak-even ranks: the smallest rank at which each method's {sweep.model} update costs as much as "
+          f"FFT's (r8: it saves nothing from rank 8 on; 'none up to rN': it saves at every rank swept)")
     print(tabulate(break_even(sweep, costs), headers=BREAK_EVEN_HEADERS))
     out = Path(args.out or f"reports/sweep-{re.sub(r'[^A-Za-z0-9_.-]', '_', args.model)}")
     print(f"written: {write(sweep, costs, failed, out)}, {out / 'index.html'}")
@@ -158,6 +159,16 @@ def _ints(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 1,4,16, got {text!r}") from None
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _names(text: str) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()]
 
@@ -167,7 +178,10 @@ def cmd_report(args) -> int:
     from repro.report import build, load_inputs
 
     platform = check_platform(args.platform, "--platform") if args.platform else platform_name(args.device)
-    inputs = load_inputs(Path(args.results), Path(args.baselines_dir), platform)
+    inputs = load_inputs(Path(args.results or "reports/results.json"), Path(args.baselines_dir), platform)
+    named = [p for p in inputs.missing if args.results and p.startswith(args.results)]
+    if named:  # a file the user named: a report without it would not be the one asked for
+        raise ValueError(named[0])
     for problem in inputs.missing:
         print(f"missing: {problem}", file=sys.stderr)
     print(f"report: {build(inputs, Path(args.out))}")
@@ -221,8 +235,8 @@ def parser() -> argparse.ArgumentParser:
     ad.add_argument("--scenario", choices=[*SCENARIOS, *TASKS], default="shift",
                     help="shift or unseen (digits, real data); the glyph tasks with --benchmark glyphs")
     ad.add_argument("--benchmark", choices=BENCHMARKS, default="digits", help=BENCHMARK_HELP)
-    ad.add_argument("--steps", type=int, default=None, help="default: the benchmark's protocol (repro/protocol.py)")
-    ad.add_argument("--batch", type=int, default=32)
+    ad.add_argument("--steps", type=_positive, default=None, help="default: the benchmark's protocol (repro/protocol.py)")
+    ad.add_argument("--batch", type=_positive, default=32)
     ad.add_argument("--lr", type=float, default=None,
                     help="default: the benchmark's protocol, else per method (repro/training.py)")
     ad.add_argument("--seed", type=int, default=0)
@@ -231,8 +245,8 @@ def parser() -> argparse.ArgumentParser:
     ca = sub.add_parser("calibrate", help="are the glyph tasks as easy or hard as their names say (reference "
                         "methods only)")
     ca.add_argument("--model", action="append", help="repeatable; default: the accuracy grid's models")
-    ca.add_argument("--seeds", type=int, default=5)
-    ca.add_argument("--workers", type=int, default=None,
+    ca.add_argument("--seeds", type=_positive, default=5)
+    ca.add_argument("--workers", type=_positive, default=None,
                     help="parallel runs (default: $REPRO_WORKERS, else every core)")
     ca.set_defaults(run=cmd_calibrate)
     sw = sub.add_parser("sweep", help="every method at every rank for one model: costs, break-even ranks, figures")
@@ -249,7 +263,7 @@ def parser() -> argparse.ArgumentParser:
     sw.set_defaults(run=cmd_sweep)
 
     rp = sub.add_parser("report", help="the claims, figures and drift as reports/index.md and .html")
-    rp.add_argument("--from", dest="results", default="reports/results.json",
+    rp.add_argument("--from", dest="results", default=None,
                     help="a run's records (pytest writes it after -m paper_claims or with --report)")
     rp.add_argument("--out", default="reports")
     rp.add_argument("--baselines-dir", default="baselines")

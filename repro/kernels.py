@@ -35,7 +35,7 @@ PINNED = "pinned-avx2"  # the kernel set every x86_64 record is made with
 PIN_ARCHES = ("x86_64", "amd64")
 
 
-class KernelError(RuntimeError):
+class KernelError(ValueError):  # a setting of the environment: one line from the CLI
     pass
 
 

@@ -63,7 +63,8 @@ UNITS = {  # how a band's numbers read
     "%": lambda v: f"{100 * v:.0f}%",  # a fraction shown as a percentage (a reduction)
     "points": lambda v: f"{100 * v:.0f} points",  # a fraction of accuracy, shown in percentage points
     "x": lambda v: f"x{v:g}",  # a ratio
-    "": lambda v: f"{v:g}",  # a count (bytes, parameters, a rank)
+    "": lambda v: f"{v:g}",  # a count (parameters, a rank)
+    "bytes": lambda v: f"{v:g} byte{'' if v == 1 else 's'}",
 }
 
 

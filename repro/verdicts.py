@@ -156,7 +156,7 @@ def terminal_tables(rows: list[dict]) -> str:
     for title, table in sections(rows):
         out += [f"== {title} ==", tabulate([[t["id"], t["paper"], *(t.get(c, "") for c in SCALE_COLUMNS)]
                                             for t in table], headers=["id", "paper", *SCALE_COLUMNS],
-                                           maxcolwidths=[8, 18, 44, 10, 44, 10])]
+                                           maxcolwidths=[8, 18, 44, 12, 44, 12])]
     undecided = sorted({claim_label(r) for r in rows if r["verdict"] == "inconclusive"})
     if undecided:
         out.append(f"inconclusive (an interval across a band's edge: neither holds nor fails): {', '.join(undecided)}")

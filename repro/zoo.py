@@ -83,7 +83,12 @@ def base_model(model: str, data: DataSpec = DataSpec(), recipe: Recipe = Recipe(
     """(state_dict, meta) of `model` pretrained on the source task: from the cache, or trained now."""
     key = cache_key(model, data, recipe)
     folder = cache or cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):  # a file where a folder must be
+        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder)
+        raise ValueError(f"the base-model cache {folder} cannot be made: {blocker} is a file, not a folder; point "
+                         f"${CACHE_ENV} at a folder (created if missing), or unset it") from None
     path = folder / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', model)}-{key}.pt"  # package.module:factory names too
     with FileLock(str(path) + ".lock"):
         if path.exists():

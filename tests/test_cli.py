@@ -78,3 +78,52 @@ def test_cuda_without_a_gpu_is_one_line(capsys):
 def test_unknown_device_is_one_line(capsys):
     assert main(["profile", "--model", "resnet18", "--method", "fft", "--device", "gpu"]) == 2
     assert capsys.readouterr().err.startswith("error: unknown device 'gpu'")
+
+
+def one_line_error(done) -> str:
+    """The last stderr line of a refused command, which must say what is wrong (argparse prints its usage
+    above it)."""
+    assert done.returncode != 0, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert "Traceback" not in done.stderr and lines, done.stderr
+    return lines[-1]
+
+
+def cli(*args, env=None):
+    import os
+
+    return subprocess.run([sys.executable, "-m", "repro", *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.mark.parametrize("args, said", [
+    (["adapt", "--model", "resnet18", "--method", "fft", "--steps", "0"], "--steps: must be at least 1, got 0"),
+    (["adapt", "--model", "resnet18", "--method", "fft", "--batch", "-2"], "--batch: must be at least 1, got -2"),
+    (["calibrate", "--seeds", "0"], "--seeds: must be at least 1, got 0"),
+    (["calibrate", "--workers", "x"], "--workers: expected a positive integer, got 'x'"),
+], ids=["adapt-steps-0", "adapt-batch-negative", "calibrate-seeds-0", "calibrate-workers-not-a-number"])
+def test_counts_below_one_are_refused_before_anything_trains(args, said):
+    assert said in one_line_error(cli(*args))
+
+
+def test_a_cache_dir_that_is_a_file_is_one_line(tmp_path):
+    blocker = tmp_path / "cache"
+    blocker.write_text("not a folder")
+    line = one_line_error(cli("pretrain", "--model", "resnet18", env={"REPRO_CACHE_DIR": str(blocker)}))
+    assert f"{blocker} is a file, not a folder" in line and "REPRO_CACHE_DIR" in line
+
+
+def test_report_from_a_named_broken_file_fails(tmp_path):
+    broken = tmp_path / "results.json"
+    broken.write_text("{")
+    line = one_line_error(cli("report", "--from", str(broken), "--out", str(tmp_path / "out")))
+    assert f"{broken} could not be read" in line
+    assert not (tmp_path / "out" / "index.md").exists()  # no report from the baselines in its place
+
+
+def test_sweep_titles_its_break_even_table(capsys, tmp_path):
+    assert main(["sweep", "--model", "mobilenet_v3_small", "--methods", "lora", "--ranks", "1,64", "--batch", "2",
+                 "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    title = out.index("break-even ranks: the smallest rank at which each method's mobilenet_v3_small update")
+    assert title < out.index("FLOPs (paper rules)", title)  # the title stands above the second table

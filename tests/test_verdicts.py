@@ -17,7 +17,7 @@ from repro.verdicts import derive, join
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def results_file(path: Path, fake, tamper=None) -> Path:
+def results_file(path: Path, fake, tamper=None, write=True):
     """A results.json as a glyph claims run writes it, with the rows the live checks give (on the
     calibrated cells, as the glyph evidence reads them; a copy, since the fakes are shared)."""
     fake = copy.copy(fake)
@@ -26,7 +26,10 @@ def results_file(path: Path, fake, tamper=None) -> Path:
                     "analytic (no data)", scale).row() for c, conv, scale in claim_cases() if scale == "32px"]
     if tamper:
         next(r for r in rows if r["id"] == tamper)["verdict"] = "holds?"
-    path.write_text(json.dumps({"schema": 1, "environment": {}, "claims": rows, "measured": records_of(fake, GLYPHS)}))
+    text = json.dumps({"schema": 1, "environment": {}, "claims": rows, "measured": records_of(fake, GLYPHS)})
+    if not write:
+        return text
+    path.write_text(text)
     return path
 
 
@@ -84,3 +87,20 @@ def test_the_shards_of_a_run_join_into_one(tmp_path):
 def test_bad_input_is_one_line_naming_the_fix(args, message):
     out = verdicts(*args)
     assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_the_terminal_table_never_breaks_a_verdict_across_lines():
+    """tabulate breaks a word longer than its column: the verdict columns were 10 wide ("inconclusi/ve")."""
+    from repro.verdicts import terminal_tables
+
+    rows = [{**row, "verdict": verdict} for row, verdict in zip(
+        json.loads(results_file(Path("/dev/null"), SYNTHETIC["F"][0], write=False))["claims"],
+        ["inconclusive", "does not reproduce", "holds"] * 40)]
+    table = terminal_tables(rows)
+    assert "inconclusive" in table and "inconclusi\n" not in table and "inconclusi " not in table
+
+
+def test_a_count_of_bytes_reads_as_english():
+    from repro.claims import BANDS
+
+    assert str(BANDS["K"]) == "at least 1 byte"
