@@ -113,7 +113,8 @@ def cmd_adapt(args) -> int:
     # one run of the benchmark's protocol (steps, rate, BN policy, base model), the command line over it
     run = accuracy_run(args.model, args.method, args.scenario, args.seed, data)
     spec = dataclasses.replace(run, rank=args.rank, batch=args.batch, head=args.head, checkpoints=(),
-                               steps=args.steps if args.steps is not None else run.steps, lr=args.lr if args.lr is not None else run.lr)
+                               steps=args.steps if args.steps is not None else run.steps,
+                               lr=args.lr if args.lr is not None else run.lr)
     results = [adapt(spec, progress=True)]
     if args.scenario.startswith("shift"):
         results.append(bn_stats_only(args.model, args.scenario, data, recipe=spec.recipe))
@@ -235,7 +236,8 @@ def parser() -> argparse.ArgumentParser:
     ad.add_argument("--scenario", choices=[*SCENARIOS, *TASKS], default="shift",
                     help="shift or unseen (digits, real data); the glyph tasks with --benchmark glyphs")
     ad.add_argument("--benchmark", choices=BENCHMARKS, default="digits", help=BENCHMARK_HELP)
-    ad.add_argument("--steps", type=_positive, default=None, help="default: the benchmark's protocol (repro/protocol.py)")
+    ad.add_argument("--steps", type=_positive, default=None,
+                    help="default: the benchmark's protocol (repro/protocol.py)")
     ad.add_argument("--batch", type=_positive, default=32)
     ad.add_argument("--lr", type=float, default=None,
                     help="default: the benchmark's protocol, else per method (repro/training.py)")

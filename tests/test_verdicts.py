@@ -95,7 +95,7 @@ def test_the_terminal_table_never_breaks_a_verdict_across_lines():
 
     rows = [{**row, "verdict": verdict} for row, verdict in zip(
         json.loads(results_file(Path("/dev/null"), SYNTHETIC["F"][0], write=False))["claims"],
-        ["inconclusive", "does not reproduce", "holds"] * 40)]
+        ["inconclusive", "does not reproduce", "holds"] * 40, strict=False)]
     table = terminal_tables(rows)
     assert "inconclusive" in table and "inconclusi\n" not in table and "inconclusi " not in table
 
