@@ -163,6 +163,20 @@ def file_name(group: str, device: str = "cpu") -> str:
     return f"{group}.json"
 
 
+# Counted, not computed: FLOPs, bytes and parameter counts do not depend on the CPU that counts them (the
+# 8 cases recorded on aarch64 under emulation, torch 2.9.1, equal x86_64's under torch 2.14.1; the
+# platform's time readings and trained numbers do depend on it). So every CPU platform reads and writes
+# one set of these files, under baselines/x86_64-cpu/, where they were first recorded; CUDA has its own
+# (its memory records the allocator's peak too).
+COUNTED = ("costs", "costs-224px", "costs-beyond", "claim-inputs")
+COUNTED_ON_CPU = "x86_64-cpu"
+
+
+def folder(platform: str, group: str) -> str:
+    """The folder under baselines/ that holds `group` for `platform` (a CPU platform: <machine>-cpu)."""
+    return COUNTED_ON_CPU if group in COUNTED and platform.endswith("-cpu") else platform
+
+
 def platform_name(device: str = "cpu") -> str:
     """x86_64-cpu, aarch64-cuda, ...; $REPRO_PLATFORM overrides (the Jetson runner sets jetson-orin)."""
     name = os.environ.get("REPRO_PLATFORM")

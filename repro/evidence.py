@@ -105,7 +105,7 @@ class MeasuredEvidence(_Tasks):
     """Evidence from real measurements, each made once and shared (tests and CLI use the same one)."""
 
     def __init__(self, measure=None, data=None, seeds=None, scale="32px", workers=None, timings=None,
-                 device="cpu", cases=None, shown=contextlib.nullcontext):
+                 device="cpu", cases=None, shown=contextlib.nullcontext, record=None):
         if measure is None:
             from repro.profile import profile
 
@@ -122,6 +122,9 @@ class MeasuredEvidence(_Tasks):
         self.device = device
         self.cases = cases  # the accuracy cases (spec keys) to run; None: every case of the grid
         self.shown = shown  # a context in which the runs' progress bar reaches the user (pytest captures it)
+        # record(group, key, metrics): every measurement a check reads is kept as a record, in the groups and
+        # keys RecordedEvidence reads, so the run's verdicts can be re-derived from what it stored
+        self.record = record or (lambda group, key, metrics: None)
         self._views = {}
 
     def at(self, scale: str) -> MeasuredEvidence:
@@ -131,7 +134,7 @@ class MeasuredEvidence(_Tasks):
             return self
         if scale not in self._views:
             view = MeasuredEvidence(self._measure, self.data, self.seeds, scale, self.workers, self._timings,
-                                    self.device)
+                                    self.device, self.cases, self.shown, self.record)
             view._all = self._all  # one set of accuracy runs for every scale
             self._views[scale] = view
         return self._views[scale]
@@ -142,17 +145,29 @@ class MeasuredEvidence(_Tasks):
     def cost(self, model, method, rank=None, **spec_fields):
         from repro.baselines import cost_metrics
 
-        return cost_metrics(self._measure(self.spec(model, method, rank, **spec_fields)))
+        metrics = cost_metrics(self._measure(self.spec(model, method, rank, **spec_fields)))
+        key = CaseSpec(model, method, rank, **SCALES[self.scale], **spec_fields).key  # as RecordedEvidence reads it
+        self.record(INPUTS_GROUP if spec_fields else COST_GROUPS[self.scale], key, metrics)
+        return metrics
 
     def adapters(self, model, rank):
-        return depthwise_adapters(model, rank)
+        metrics = depthwise_adapters(model, rank)
+        self.record(INPUTS_GROUP, adapter_spec(model, rank).key, metrics)
+        return metrics
 
     def time(self, model, method, rank=None):
         spec = time_spec(model, method, rank, self.scale)
-        return self._timings(dataclasses.replace(spec, device=self.device))
+        metrics = self._timings(dataclasses.replace(spec, device=self.device))
+        self.record(TIME_GROUPS[self.scale], spec.key, metrics)
+        return metrics
 
     def runs(self, model, method, scenario):
-        return self._runs()[model, method, scenario]
+        from repro.baselines import accuracy_metrics
+
+        runs = self._runs()[model, method, scenario]
+        spec = AdaptSpec(model, method, ACCURACY_RANK if method in RANKED else None, scenario)
+        self.record(self.data.group, spec.key, accuracy_metrics(runs))
+        return runs
 
     @functools.cache  # noqa: B019 (one evidence per session; the cache is the point)
     def _all(self):

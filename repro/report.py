@@ -93,7 +93,8 @@ def load_inputs(results: Path, baselines_dir: Path, platform: str) -> Inputs:
         inputs.missing.append(f"{results} not found: no run's measurements; the figures use the baselines. "
                               f"Measure with `pytest -m paper_claims`")
     for group in (*GROUPS, *OPTIONAL_GROUPS):
-        path = baselines_dir / platform / bl.file_name(group, inputs.environment.get("device", "cpu"))
+        device = "cpu" if inputs.environment.get("device", "cpu") == "cpu" else "cuda"  # a GPU's name otherwise
+        path = baselines_dir / bl.folder(platform, group) / bl.file_name(group, device)
         if group in OPTIONAL_GROUPS and not path.exists():
             continue
         try:

@@ -22,7 +22,7 @@ from tabulate import tabulate
 
 from repro import baselines as bl
 from repro.claims import SCALES, Outcome, Verdict, at_scale, claim_cases
-from repro.evidence import RECORD_GROUPS, RecordedEvidence
+from repro.evidence import RECORD_GROUPS, MissingRecord, RecordedEvidence
 from repro.specs import BENCHMARKS, DataSpec
 
 NO_RECORD = "no record"  # the verdict of a claim whose records are missing: neither a pass nor a failure
@@ -36,7 +36,7 @@ def derive(evidence: RecordedEvidence, cases=None, data_label: str | None = None
     for claim, convention, scale in cases or claim_cases():
         try:
             verdict = claim.check(evidence.at(scale), convention)
-        except KeyError as err:  # MissingRecord: say which, and go on with the others
+        except MissingRecord as err:  # say which, and go on; a KeyError from a bug in a check is no "no record"
             rows.append({**Outcome(claim, convention, Verdict(None, str(err)), scale=scale).row(),
                          "verdict": NO_RECORD})
             continue
@@ -79,7 +79,7 @@ def from_baselines(root: Path, platform: str, data: DataSpec, capability: str | 
     (accuracy-<benchmark>-<capability>.json, repro/kernels.py)."""
     records = {}
     for group in RECORD_GROUPS:
-        path = root / platform / f"{group}.json"
+        path = root / bl.folder(platform, group) / f"{group}.json"
         if path.exists():
             records[group] = bl.load(path)["cases"]
     name = f"{data.group}-{capability}.json" if capability else f"{data.group}.json"
@@ -107,6 +107,12 @@ def differences(new: list[dict], old: list[dict], names=("the run's", "re-derive
 
 def claim_label(row) -> str:
     return at_scale(row["id"], row["scale"])
+
+
+def unrecorded(derived: list[dict], rows: list[dict]) -> list[str]:
+    """The labels of a run's rows that re-derive to no record (or not at all) from its own records."""
+    found = {(r["id"], r["scale"]) for r in recorded(derived)}
+    return [claim_label(r) for r in rows if (r["id"], r["scale"]) not in found]
 
 
 def recorded(rows: list[dict]) -> list[dict]:

@@ -59,7 +59,7 @@ class BaselineStore:
         self.seen = defaultdict(dict)  # group -> case -> metrics measured in this run, for the report
 
     def path(self, group) -> Path:
-        return self.root / self.platform / bl.file_name(group, self.device)
+        return self.root / bl.folder(self.platform, group) / bl.file_name(group, self.device)
 
     def _load(self, group):
         if group not in self.loaded:
@@ -77,9 +77,11 @@ class BaselineStore:
             self.new[group][case] = metrics
             return
         try:
-            cases = self._load(group)["cases"]
+            cases, problem = self._load(group)["cases"], None
         except bl.BaselineError as err:
-            pytest.fail(str(err), pytrace=False)
+            cases, problem = None, str(err)
+        if problem:  # outside the except block: one message, not chained to the error it replaces
+            pytest.fail(problem, pytrace=False)
         if case not in cases:
             pytest.fail(f"no baseline for case {case} in {self.path(group)}; record it with: {bl.update_hint(case)}",
                         pytrace=False)
@@ -93,6 +95,10 @@ class BaselineStore:
             pytest.fail(f"{first}{case} differs from {self.path(group)}:\n  " + "\n  ".join(problems)
                         + f"\nif the change is intended, re-record it and say why: {bl.update_hint(case)}",
                         pytrace=False)
+
+    def keep(self, group: str, case: str, metrics: dict) -> None:
+        """A measurement the claims read, kept with the run's records (results.json) if no test stored it."""
+        self.seen[group].setdefault(case, metrics)
 
     def mismatch(self, group) -> str | None:
         return bl.environment_mismatch(self._load(group)["environment"], self.environment)
@@ -130,6 +136,7 @@ STORE = pytest.StashKey[BaselineStore]()
 OUTCOMES = pytest.StashKey[list]()
 ROWS = pytest.StashKey[list]()  # claims-table rows from this process and, under xdist, from every worker
 REDERIVED = pytest.StashKey[list]()  # verdicts that differ when re-derived from the run's records
+COMPARED = pytest.StashKey[int]()  # how many of the run's verdicts were re-derived and compared
 
 
 def pytest_sessionfinish(session):
@@ -147,7 +154,11 @@ def pytest_sessionfinish(session):
         if all_rows:
             derived = verdicts.derive(RecordedEvidence(dict(store.seen), accuracy_data(config)))
             diffs = verdicts.differences(verdicts.recorded(derived), all_rows)
+            # every verdict the run gave must come back, none may be dropped for want of a record
+            lost = verdicts.unrecorded(derived, all_rows)
+            diffs += [f"{label}: the run gave it, but its records do not hold what it read" for label in lost]
             config.stash[REDERIVED] = diffs
+            config.stash[COMPARED] = len(all_rows) - len(lost)
             if diffs:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -218,7 +229,8 @@ def evidence(measure, timings, pytestconfig, request):
     return MeasuredEvidence(measure, accuracy_data(pytestconfig), timings=timings,
                             device=pytestconfig.getoption("--device"),
                             cases=selected_accuracy_cases(request.session.items),
-                            shown=lambda: uncaptured(pytestconfig))
+                            shown=lambda: uncaptured(pytestconfig),
+                            record=pytestconfig.stash[STORE].keep)
 
 
 @contextlib.contextmanager
@@ -277,7 +289,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         for line in diffs:
             terminalreporter.write_line(f"re-derived from the records, a verdict differs: {line}", red=True)
         if not diffs:
-            terminalreporter.write_line("every verdict re-derives from the run's records (repro verdicts)")
+            terminalreporter.write_line(f"every verdict re-derives from the run's records (repro verdicts): "
+                                        f"{config.stash.get(COMPARED, 0)} of {len(rows)} compared")
         terminalreporter.write_line(f"written: {reports / 'claims.md'}, {reports / 'claims.json'}")
     for line in store.mismatches():
         terminalreporter.write_line(line, yellow=True)

@@ -21,6 +21,7 @@ from repro.grid import (
     cost_cases,
     paper_scale_cases,
 )
+from repro.timing import ROUNDS
 
 SMOKE_PAPER_SCALE = paper_scale_cases(batches=(32,), models=("mobilenet_v2",), methods=("lora",), ranks=(8,))
 
@@ -69,5 +70,5 @@ def test_step_time_against_fft_is_recorded(spec, timings, baselines):
     exist, be consistent, and come from a real run."""
     record = timings(dataclasses.replace(spec, device=baselines.device))
     assert record["time.step_seconds"] > 0 and record["time.fft_step_seconds"] > 0
-    assert record["time.reduction_lo"] <= record["time.reduction"] <= record["time.reduction_hi"]
+    assert record["time.rounds"] == ROUNDS[spec.size]  # the grid's rounds, not a shortened reading
     baselines.check(TIME_GROUPS["32px" if spec.size == 32 else "224px"], spec.key, record)

@@ -15,9 +15,7 @@ READS_VALUES = ("loha", "lokr")
 # OFT: FLOPs agree, activation memory does not (MobileNetV2 r4, batch 2, 32px: 4,746,460 B real, 4,576,636 B
 # fake, -3.6%): some op of peft's unfold/fold path allocates differently under fake tensors; not found yet.
 FAKE_DIFFERS = {"oft": "fake tensors count 3.6% less activation memory for peft's OFT than a real step"}
-REGISTRY = [pytest.param(CaseSpec(model, method, rank=4 if method in RANKED else None, batch=2),
-                         marks=[pytest.mark.xfail(strict=True, reason=FAKE_DIFFERS[method])]
-                         if method in FAKE_DIFFERS else [])
+REGISTRY = [CaseSpec(model, method, rank=4 if method in RANKED else None, batch=2)
             for model, method in UNIT_PAIRS if method not in READS_VALUES]
 
 
@@ -32,8 +30,14 @@ def test_fake_tensors_give_the_real_flops_and_memory(spec):
     real, fake = profile(spec, timed_steps=1), profile(dataclasses.replace(spec, analytic=True))
     assert fake.params == real.params
     assert fake.flops == real.flops
-    assert fake.memory == real.memory  # every category maximum, both peaks, the breakdowns
     assert fake.step_seconds is None and real.step_seconds is not None
+    if spec.method in FAKE_DIFFERS:  # the activation memory only: every other category is still held equal
+        others = {k: v for k, v in real.memory["categories"].items() if k != "activation"}
+        assert {k: fake.memory["categories"][k] for k in others} == others
+        assert fake.memory["categories"]["activation"] != real.memory["categories"]["activation"], (
+            f"{spec.method}: fake tensors now count the real activation memory; drop it from FAKE_DIFFERS")
+        pytest.xfail(FAKE_DIFFERS[spec.method])
+    assert fake.memory == real.memory  # every category maximum, both peaks, the breakdowns
 
 
 def test_analytic_cost_does_not_depend_on_image_size():

@@ -60,7 +60,8 @@ def accuracy_group():
 def records(tmp_path):
     groups = {"costs": cost_group(), "costs-224px": cost_group("-b8-224px"), "accuracy-digits": accuracy_group()}
     for group, cases in groups.items():
-        bl.update(tmp_path / "baselines" / "test-cpu" / bl.file_name(group), group, "test-cpu", {"torch": "x"}, cases,
+        folder = tmp_path / "baselines" / bl.folder("test-cpu", group)  # counted groups: every CPU's one set
+        bl.update(folder / bl.file_name(group), group, "test-cpu", {"torch": "x"}, cases,
                   "synthetic records for tests/test_report.py")
     measured = {"costs": {"resnet18-lora-r8": {**metrics("resnet18", "lora", 8), "flops.exact.total": 1}}}
     report.write_results(tmp_path / "results.json", measured, CLAIMS, {"torch": "2.14.1", "device": "cpu"})
@@ -106,10 +107,10 @@ def test_missing_results_and_baselines_are_reported_not_raised(tmp_path):
 
 def test_corrupt_results_and_partial_baselines_say_what_is_missing(records):
     (records / "broken.json").write_text("{not json")
-    (records / "baselines" / "test-cpu" / "costs-224px.json").unlink()
-    cases = json.loads((records / "baselines" / "test-cpu" / "costs.json").read_text())
+    (records / "baselines" / bl.folder("test-cpu", "costs") / "costs-224px.json").unlink()
+    cases = json.loads((records / "baselines" / bl.folder("test-cpu", "costs") / "costs.json").read_text())
     del cases["cases"]["mobilenet_v2-lora-r16"]
-    (records / "baselines" / "test-cpu" / "costs.json").write_text(json.dumps(cases))
+    (records / "baselines" / bl.folder("test-cpu", "costs") / "costs.json").write_text(json.dumps(cases))
     md = build(records, results="broken.json").read_text()
     assert "broken.json could not be read" in md
     assert "costs-224px.json" in md and "No `costs-224px` measurements or baselines." in md

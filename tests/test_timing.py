@@ -15,8 +15,27 @@ CASE = CaseSpec("mobilenet_v3_small", "lora", 4)
 def test_a_case_is_timed_against_fft_with_an_interval():
     r = time_against_fft(CASE, rounds=3, warmup=1)
     assert r["time.rounds"] == 3 and r["time.threads"] >= 1
-    assert r["time.reduction_lo"] <= r["time.reduction"] <= r["time.reduction_hi"]
     assert r["time.step_seconds"] > 0 and r["time.fft_step_seconds"] > 0
+
+
+def test_the_reduction_and_its_interval_come_from_each_rounds_ratio(monkeypatch):
+    """Known seconds in, the reduction out: 1 - the geometric mean of the rounds' method/FFT ratios, its
+    95% interval Student's t over the log ratios (computed here independently), medians as the steps."""
+    import math
+    import statistics
+
+    from scipy import stats
+
+    method, fft = iter([0.5, 0.6, 0.55, 0.7]), iter([1.0, 1.1, 0.9, 1.0])
+    monkeypatch.setattr("repro.timing.step_timer",
+                        lambda spec: (lambda: next(fft)) if spec.method == "fft" else (lambda: next(method)))
+    r = time_against_fft(CASE, rounds=4, warmup=0)
+    logs = [math.log(m / f) for m, f in zip([0.5, 0.6, 0.55, 0.7], [1.0, 1.1, 0.9, 1.0], strict=True)]
+    mean, half = statistics.mean(logs), stats.t.ppf(0.975, 3) * statistics.stdev(logs) / 2
+    assert r["time.reduction"] == pytest.approx(1 - math.exp(mean), abs=1e-12)
+    assert r["time.reduction_lo"] == pytest.approx(1 - math.exp(mean + half), abs=1e-12)
+    assert r["time.reduction_hi"] == pytest.approx(1 - math.exp(mean - half), abs=1e-12)
+    assert (r["time.step_seconds"], r["time.fft_step_seconds"]) == (0.575, 1.0)
 
 
 @pytest.mark.parametrize("spec, rounds, match", [

@@ -118,3 +118,12 @@ def test_analytic_cases_profiled_side_by_side_show_their_progress_and_match_thei
     assert out.returncode == 0, out.stdout + out.stderr
     assert "9 passed" in out.stdout
     assert "analytic cost cases (2 workers)" in out.stderr and "9/9" in out.stderr
+
+
+def test_a_missing_baseline_file_is_one_message_once(tmp_path):
+    """Not printed twice, chained by 'During handling of the above exception' (a new user on a CPU the
+    records did not cover met it so, for every accuracy case)."""
+    out = run_pytest(TWO_CASES[0], "--baselines-dir", str(tmp_path))
+    assert out.returncode == 1
+    assert out.stdout.count("no baseline file") == 1
+    assert "During handling of the above exception" not in out.stdout

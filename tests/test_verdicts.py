@@ -104,3 +104,42 @@ def test_a_count_of_bytes_reads_as_english():
     from repro.claims import BANDS
 
     assert str(BANDS["K"]) == "at least 1 byte"
+
+
+def test_a_key_error_from_a_bug_in_a_check_is_raised_not_read_as_no_record():
+    cases = [c for c in claim_cases() if c[0].id == "A" and c[2] == "32px"]
+    broken = {"costs": {key: {} for key in records_of(SYNTHETIC["A"][0], GLYPHS)["costs"]}}  # every metric gone
+    with pytest.raises(KeyError):
+        derive(RecordedEvidence(broken), cases)
+    assert {r["verdict"] for r in derive(RecordedEvidence({}), cases)} == {"no record"}  # a missing record is
+
+
+def test_a_verdict_the_records_cannot_give_again_is_named():
+    from repro.verdicts import unrecorded
+
+    rows = json.loads(results_file(Path("/dev/null"), SYNTHETIC["A"][0], write=False))["claims"]
+    assert unrecorded(derive(RecordedEvidence(records_of(SYNTHETIC["A"][0], GLYPHS), GLYPHS)), rows) == []
+    lost = unrecorded(derive(RecordedEvidence({}, GLYPHS)), rows)  # a shard that stored no cost record
+    assert len(lost) == len(rows) and "A" in lost
+
+
+def test_measured_evidence_keeps_what_it_measures_where_recorded_evidence_reads_it():
+    """So a claims shard that profiles its own cases (no test_costs.py beside it) can re-derive them."""
+    from types import SimpleNamespace
+
+    from repro.evidence import MeasuredEvidence
+
+    def measure(spec):
+        return SimpleNamespace(params={"trainable": spec.rank or 1}, flops={"exact": {"total": 7}},
+                               memory={"categories": {"activation": 3}, "peak": {"simultaneous": 5}})
+
+    kept = {}
+    live = MeasuredEvidence(measure, timings=lambda spec: {"time.reduction": 0.5}, data=GLYPHS,
+                            record=lambda group, key, metrics: kept.setdefault(group, {}).__setitem__(key, metrics))
+    for scale in ("32px", "224px"):
+        assert live.at(scale).cost("resnet18", "lora", 8) == RecordedEvidence(kept, GLYPHS).at(scale).cost(
+            "resnet18", "lora", 8)
+        assert live.at(scale).time("resnet18", "lora", 8) == RecordedEvidence(kept, GLYPHS).at(scale).time(
+            "resnet18", "lora", 8)
+    assert live.cost("resnet18", "lora", 8, lora_dropout=0.1) == RecordedEvidence(kept, GLYPHS).cost(
+        "resnet18", "lora", 8, lora_dropout=0.1)
