@@ -139,10 +139,15 @@ def test_a_stored_accuracy_run_is_made_again_to_the_last_digit():
     comes out equal to its record in every reading, with no tolerance."""
     from repro import baselines as bl
     from repro.grid import accuracy_run
+    from repro.profile import environment
     from repro.training import adapt
 
     spec = accuracy_run("resnet18", "head", "shift", 0)
-    record = bl.load(ROOT / "baselines" / "x86_64-cpu" / "accuracy-digits.json")["cases"][spec.key]
+    stored_file = bl.load(ROOT / "baselines" / "x86_64-cpu" / "accuracy-digits.json")
+    mismatch = bl.environment_mismatch(stored_file["environment"], environment("cpu"))
+    if mismatch:  # the floor job's older torch: other library code, not other kernels
+        pytest.skip(f"the digits records were {mismatch}")
+    record = stored_file["cases"][spec.key]
     [stored] = [r for r in bl.accuracy_runs(record, spec.steps) if r["seed"] == 0]
     run = adapt(spec)
     made = {"before": round(run.before, 6), "after": round(run.after, 6),
