@@ -177,6 +177,11 @@ def folder(platform: str, group: str) -> str:
     return COUNTED_ON_CPU if group in COUNTED and platform.endswith("-cpu") else platform
 
 
+def path(root: Path, platform: str, group: str, device: str = "cpu") -> Path:
+    """Where `group`'s baseline file for `platform` lies under the baselines folder `root`."""
+    return root / folder(platform, group) / file_name(group, device)
+
+
 def platform_name(device: str = "cpu") -> str:
     """x86_64-cpu, aarch64-cuda, ...; $REPRO_PLATFORM overrides (the Jetson runner sets jetson-orin)."""
     name = os.environ.get("REPRO_PLATFORM")

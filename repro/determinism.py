@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import torch
 
-from repro.kernels import cpu_capability, require_pinned  # noqa: F401 (cpu_capability: re-exported)
+from repro.kernels import require_pinned
 
 
 @contextmanager

@@ -43,6 +43,17 @@ def adapter_spec(model: str, rank: int) -> CaseSpec:
     return CaseSpec(model, "lora", rank, targets="all")
 
 
+def cost_record(scale: str, model, method, rank=None, **spec_fields) -> tuple[str, str]:
+    """(group, key) of a cost case's record: the claims' grid, or claim-inputs for a case with other fields."""
+    key = CaseSpec(model, method, rank, **SCALES[scale], **spec_fields).key
+    return (INPUTS_GROUP if spec_fields else COST_GROUPS[scale]), key
+
+
+def run_key(model, method, scenario) -> str:
+    """The key of an accuracy case's record (all its seeds)."""
+    return AdaptSpec(model, method, ACCURACY_RANK if method in RANKED else None, scenario).key
+
+
 class MissingRecord(KeyError):
     def __str__(self):
         return self.args[0]
@@ -85,8 +96,7 @@ class RecordedEvidence(_Tasks):
                                 f"(pytest -m paper_claims measures every case a claim reads)") from None
 
     def cost(self, model, method, rank=None, **spec_fields):
-        spec = CaseSpec(model, method, rank, **SCALES[self.scale], **spec_fields)
-        return self._record(INPUTS_GROUP if spec_fields else COST_GROUPS[self.scale], spec.key)
+        return self._record(*cost_record(self.scale, model, method, rank, **spec_fields))
 
     def adapters(self, model, rank):
         return self._record(INPUTS_GROUP, adapter_spec(model, rank).key)
@@ -97,8 +107,7 @@ class RecordedEvidence(_Tasks):
     def runs(self, model, method, scenario):
         from repro.baselines import accuracy_runs
 
-        spec = AdaptSpec(model, method, ACCURACY_RANK if method in RANKED else None, scenario)
-        return accuracy_runs(self._record(self.data.group, spec.key), self.data.protocol.steps)
+        return accuracy_runs(self._record(self.data.group, run_key(model, method, scenario)), self.data.protocol.steps)
 
 
 class MeasuredEvidence(_Tasks):
@@ -146,8 +155,7 @@ class MeasuredEvidence(_Tasks):
         from repro.baselines import cost_metrics
 
         metrics = cost_metrics(self._measure(self.spec(model, method, rank, **spec_fields)))
-        key = CaseSpec(model, method, rank, **SCALES[self.scale], **spec_fields).key  # as RecordedEvidence reads it
-        self.record(INPUTS_GROUP if spec_fields else COST_GROUPS[self.scale], key, metrics)
+        self.record(*cost_record(self.scale, model, method, rank, **spec_fields), metrics)
         return metrics
 
     def adapters(self, model, rank):
@@ -162,12 +170,7 @@ class MeasuredEvidence(_Tasks):
         return metrics
 
     def runs(self, model, method, scenario):
-        from repro.baselines import accuracy_metrics
-
-        runs = self._runs()[model, method, scenario]
-        spec = AdaptSpec(model, method, ACCURACY_RANK if method in RANKED else None, scenario)
-        self.record(self.data.group, spec.key, accuracy_metrics(runs))
-        return runs
+        return self._runs()[model, method, scenario]
 
     @functools.cache  # noqa: B019 (one evidence per session; the cache is the point)
     def _all(self):
@@ -182,11 +185,15 @@ class MeasuredEvidence(_Tasks):
 
     @functools.cache  # noqa: B019
     def _runs(self):
+        from repro.baselines import accuracy_metrics
+
         out = {}
         for r in self._all():
             out.setdefault((r.spec.model, r.spec.method, r.spec.scenario), []).append(
                 {"seed": r.spec.seed, "before": r.before, "after": r.after, "curve": dict(r.curve),
                  "loss_after": r.loss_after, "seconds": r.seconds})
+        for (model, method, scenario), runs in out.items():  # each case's record, once
+            self.record(self.data.group, run_key(model, method, scenario), accuracy_metrics(runs))
         return out
 
 

@@ -92,9 +92,9 @@ def load_inputs(results: Path, baselines_dir: Path, platform: str) -> Inputs:
     else:
         inputs.missing.append(f"{results} not found: no run's measurements; the figures use the baselines. "
                               f"Measure with `pytest -m paper_claims`")
+    device = "cpu" if inputs.environment.get("device", "cpu") == "cpu" else "cuda"  # a GPU's name otherwise
     for group in (*GROUPS, *OPTIONAL_GROUPS):
-        device = "cpu" if inputs.environment.get("device", "cpu") == "cpu" else "cuda"  # a GPU's name otherwise
-        path = baselines_dir / bl.folder(platform, group) / bl.file_name(group, device)
+        path = bl.path(baselines_dir, platform, group, device)
         if group in OPTIONAL_GROUPS and not path.exists():
             continue
         try:

@@ -79,7 +79,7 @@ def from_baselines(root: Path, platform: str, data: DataSpec, capability: str | 
     (accuracy-<benchmark>-<capability>.json, repro/kernels.py)."""
     records = {}
     for group in RECORD_GROUPS:
-        path = root / bl.folder(platform, group) / f"{group}.json"
+        path = bl.path(root, platform, group)
         if path.exists():
             records[group] = bl.load(path)["cases"]
     name = f"{data.group}-{capability}.json" if capability else f"{data.group}.json"

@@ -59,7 +59,7 @@ class BaselineStore:
         self.seen = defaultdict(dict)  # group -> case -> metrics measured in this run, for the report
 
     def path(self, group) -> Path:
-        return self.root / bl.folder(self.platform, group) / bl.file_name(group, self.device)
+        return bl.path(self.root, self.platform, group, self.device)
 
     def _load(self, group):
         if group not in self.loaded:
