@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from repro.protocol import ACCURACY_MODELS, ACCURACY_SEEDS, DIGITS_PROTOCOL, GLYPH_PROTOCOL, PAPER_SIZE, RANKS
@@ -90,6 +90,9 @@ class Verdict:
     measured: str  # the numbers and the band, as a person reads them
     why: str = ""  # what explains a difference from the paper
     value: float | None = None  # the headline number (tests/test_paper_claims.py pins it for cost claims)
+    # an accuracy verdict's deciding cases, (model, method, task): the two sides of each headline gap or
+    # ratio, as the records put them; `--remeasure sample` makes a seed of each again (repro/remeasure.py)
+    cases: tuple = ()
 
     @property
     def status(self) -> str:
@@ -367,8 +370,13 @@ def cell(model, task, method=None) -> str:
 HOLDS_OF = {s: h for h, s in STATUS_OF.items()}
 
 
-def _verdict(status, measured, why="", value=None) -> Verdict:
-    return Verdict(HOLDS_OF[status], measured, why, value)
+def _verdict(status, measured, why="", value=None, cases=()) -> Verdict:
+    return Verdict(HOLDS_OF[status], measured, why, value, tuple(dict.fromkeys(cases)))
+
+
+def sides(model, method, task, against="fft") -> tuple:
+    """The two cases a gap or ratio between `method` and `against` reads on a model and task."""
+    return (model, method, task), (model, against, task)
 
 
 def check_f(e: Evidence, convention=None) -> Verdict:
@@ -389,7 +397,7 @@ def check_f(e: Evidence, convention=None) -> Verdict:
                     f"{BANDS['F-close']}; GaLore's spread over cells minus "
                     + ", ".join(f"{o}'s {d.points()}" for o, d in stable.items()) + f" (band {BANDS['F-stable']})",
                     "" if status == HOLDS else "GaLore is not within 5 points of FFT everywhere, or not the most "
-                    "stable method, on these tasks", worst.mean)
+                    "stable method, on these tasks", worst.mean, sides(wm, "galore", wt))
 
 
 def check_g(e: Evidence, convention=None) -> Verdict:
@@ -403,7 +411,8 @@ def check_g(e: Evidence, convention=None) -> Verdict:
     status = BANDS["G"].decide(worst)
     return _verdict(status, f"largest gap to FFT on MobileNets {worst.points()} points ({cell(m, t, meth)}); "
                     f"band {BANDS['G']}", "" if status == HOLDS else
-                    "LoRA and DoRA on MobileNets do not fall about 20 points behind FFT on these tasks", worst.mean)
+                    "LoRA and DoRA on MobileNets do not fall about 20 points behind FFT on these tasks", worst.mean,
+                    sides(m, meth, t))
 
 
 def check_h(e: Evidence, convention) -> Verdict:
@@ -414,17 +423,19 @@ def check_h(e: Evidence, convention) -> Verdict:
     rank = {"lora": RANK, "dora": RANK, "galore": RANK}
     cost = {meth: flops(e, "resnet18", meth, rank.get(meth), convention) for meth in (*methods, "lora")}
     cheaper = [meth for meth in methods if cost[meth] <= cost["lora"]]
-    parts, dominated = [], []
+    parts, dominated, leads = [], [], {}
     for t in e.tasks("resnet18"):
         for meth in cheaper:
-            d = paired(afters(e, "resnet18", "lora", t), afters(e, "resnet18", meth, t))
+            d = leads[meth, t] = paired(afters(e, "resnet18", "lora", t), afters(e, "resnet18", meth, t))
             parts.append(BANDS["H"].decide(d))
             if d.hi < 0:
                 dominated.append(f"{meth} on {t} ({d.points()})")
     status = combine(parts)
     shown = f"dominated by {'; '.join(dominated)}" if dominated else "not dominated"
+    closest = min(leads, key=lambda k: leads[k].mean) if leads else None  # LoRA's smallest lead decides
     return _verdict(status, f"ResNet-18 LoRA r{RANK} against the methods with at most its FLOPs "
-                    f"({', '.join(cheaper) or 'none'}): {shown}; band: LoRA's lead {BANDS['H']}")
+                    f"({', '.join(cheaper) or 'none'}): {shown}; band: LoRA's lead {BANDS['H']}",
+                    cases=sides("resnet18", "lora", closest[1], closest[0]) if closest else ())
 
 
 def check_i(e: Evidence, convention=None) -> Verdict:
@@ -441,7 +452,8 @@ def check_i(e: Evidence, convention=None) -> Verdict:
                     f"({cell(*widest_easy)}), band {BANDS['I-easy']}; on hard tasks up to {cells[worst].points()} "
                     f"({cell(*worst)}), band {BANDS['I-hard']}",
                     "" if status == HOLDS else "BN+H is not about 40 points behind FFT on any hard task here",
-                    cells[worst].mean)
+                    cells[worst].mean, (*sides(worst[0], "bn_head", worst[1]),
+                                        *sides(widest_easy[0], "bn_head", widest_easy[1])))
 
 
 def _curve(p) -> str:
@@ -465,10 +477,11 @@ def check_j(e: Evidence, convention=None) -> Verdict:
     GaLore's accuracy at its first checkpoint, over that checkpoint's steps; the mean ratio lies in 1.5
     to 3. A run that never gets there within the protocol counts as its last step, so the ratio is then
     a lower bound (shown with >=)."""
-    parts, shown = [], []
+    parts, shown, read = [], [], []
     for m in ACC_MODELS:
         for t in [t for t in e.tasks(m) if t in e.hard or not e.hard]:
             galore, lora = e.runs(m, "galore", t), e.runs(m, "lora", t)
+            read += sides(m, "lora", t, "galore")  # every cell's ratio is a headline: each must hold
             first = min(galore[0]["curve"])
             ratios, censored = [], False
             for g, lo in zip(galore, lora, strict=True):
@@ -483,7 +496,7 @@ def check_j(e: Evidence, convention=None) -> Verdict:
         return _verdict(INCONCLUSIVE, "no hard task is read on this data (repro/protocol.py, cells)")
     status = combine(parts)
     return _verdict(status, "LoRA's steps to GaLore's accuracy at its first checkpoint, as a ratio: "
-                    + "; ".join(shown) + f" (band {BANDS['J']})")
+                    + "; ".join(shown) + f" (band {BANDS['J']})", cases=read)
 
 
 CLAIMS = [
@@ -562,11 +575,11 @@ class Outcome:
     verdict: Verdict
     data: str = "embedded default"
     scale: str = "32px"
-    extra: dict = field(default_factory=dict)
+    runs: str = ""  # an accuracy verdict's runs: how many it read, how many this run made (Evidence.provenance)
 
     def row(self) -> dict:
         c, v = self.claim, self.verdict
         return {"id": claim_id(c, self.convention), "claim": c.words, "source": c.source, "condition": c.condition,
                 "paper": c.paper_value, "convention": self.convention, "scale": self.scale, "measured": v.measured,
                 "verdict": v.status, "why": v.why, "data": self.data, "section": "finding" if c.ours else "paper",
-                "value": v.value}
+                "value": v.value, "runs": self.runs}

@@ -3,7 +3,10 @@
     RecordedEvidence(records)    group -> case key -> flat metrics, as results.json and the baseline
                                  files hold them; torch is never imported, so any stored run's
                                  verdicts come back in about a second (python -m repro verdicts)
-    MeasuredEvidence()           builds, profiles and trains what a check asks for, once each
+    MeasuredEvidence()           builds, profiles and trains what a check asks for, once each; with
+                                 `stored` and `sample` (--remeasure sample) it reads the accuracy runs
+                                 from their records and makes the sample of them again, to compare
+    Reading(evidence)            notes which accuracy cases a check reads, for its `provenance`
 
 Both answer the same questions with the same numbers, so a verdict made from measurements can be
 re-derived from the records the run stored (tests/test_paper_claims.py does).
@@ -109,12 +112,39 @@ class RecordedEvidence(_Tasks):
 
         return accuracy_runs(self._record(self.data.group, run_key(model, method, scenario)), self.data.protocol.steps)
 
+    def provenance(self, cases) -> str:
+        return f"{_count(self, cases)} stored runs, none made here"
+
+
+def _count(evidence, cases) -> int:
+    return sum(len(evidence.runs(*c)) for c in dict.fromkeys(cases))
+
+
+class Reading:
+    """An evidence that notes the accuracy cases (model, method, task) a check reads, in `cases`."""
+
+    def __init__(self, evidence, cases=None):
+        self.evidence, self.cases = evidence, [] if cases is None else cases
+
+    def __getattr__(self, name):
+        return getattr(self.evidence, name)
+
+    def at(self, scale):
+        return Reading(self.evidence.at(scale), self.cases)
+
+    def runs(self, model, method, scenario):
+        self.cases.append((model, method, scenario))
+        return self.evidence.runs(model, method, scenario)
+
+    def provenance(self) -> str:
+        return self.evidence.provenance(self.cases) if self.cases else ""
+
 
 class MeasuredEvidence(_Tasks):
     """Evidence from real measurements, each made once and shared (tests and CLI use the same one)."""
 
     def __init__(self, measure=None, data=None, seeds=None, scale="32px", workers=None, timings=None,
-                 device="cpu", cases=None, shown=contextlib.nullcontext, record=None):
+                 device="cpu", cases=None, shown=contextlib.nullcontext, record=None, stored=None, sample=None):
         if measure is None:
             from repro.profile import profile
 
@@ -134,6 +164,9 @@ class MeasuredEvidence(_Tasks):
         # record(group, key, metrics): every measurement a check reads is kept as a record, in the groups and
         # keys RecordedEvidence reads, so the run's verdicts can be re-derived from what it stored
         self.record = record or (lambda group, key, metrics: None)
+        # --remeasure sample: the data's accuracy records (case key -> metrics) the claims read, and the
+        # runs (AdaptSpecs, one seed of each deciding case) made again to compare with them
+        self.stored, self.sample = stored, sample
         self._views = {}
 
     def at(self, scale: str) -> MeasuredEvidence:
@@ -143,8 +176,8 @@ class MeasuredEvidence(_Tasks):
             return self
         if scale not in self._views:
             view = MeasuredEvidence(self._measure, self.data, self.seeds, scale, self.workers, self._timings,
-                                    self.device, self.cases, self.shown, self.record)
-            view._all = self._all  # one set of accuracy runs for every scale
+                                    self.device, self.cases, self.shown, self.record, self.stored, self.sample)
+            view._all, view._runs, view.remade = self._all, self._runs, self.remade  # one set of runs, every scale
             self._views[scale] = view
         return self._views[scale]
 
@@ -170,16 +203,50 @@ class MeasuredEvidence(_Tasks):
         return metrics
 
     def runs(self, model, method, scenario):
-        return self._runs()[model, method, scenario]
+        if self.stored is None:
+            return self._runs()[model, method, scenario]
+        from repro.baselines import accuracy_runs
+
+        key = run_key(model, method, scenario)
+        if key not in self.stored:
+            raise MissingRecord(f"no record of {key} in {self.data.group}: --remeasure sample reads the stored "
+                                f"runs; make them with --remeasure all --update-baselines")
+        self.record(self.data.group, key, self.stored[key])  # the run's results.json holds what it read
+        return accuracy_runs(self.stored[key], self.data.protocol.steps)
+
+    def provenance(self, cases) -> str:
+        """Where an accuracy verdict's runs come from: made here, or read from records and which of them
+        this run made again (and whether they came out equal)."""
+        if self.stored is None:
+            return f"{_count(self, cases)} runs, all made here"
+        keys = {run_key(*c) for c in cases}
+        again = {k: v for k, v in self.remade().items() if k in keys}
+        differ = [k for k, (_, problems) in again.items() if problems]
+        seeds = ", ".join(sorted({f"seed {seed}" for seed, _ in again.values()}))
+        return (f"{_count(self, cases)} stored runs, {len(again)} made here again ({seeds}): "
+                + (f"{len(differ)} differ ({', '.join(differ)})" if differ else "equal"))
+
+    def remade(self) -> dict:
+        """--remeasure sample: case key -> (seed, differences from its record) of each run made again."""
+        from repro import remeasure
+
+        out = {}
+        for r in self._all() if self.sample is not None else ():
+            key = run_key(r.spec.model, r.spec.method, r.spec.scenario)
+            out[key] = (r.spec.seed, remeasure.differences(self.stored.get(key, {}), _run(r)))
+        return out
 
     @functools.cache  # noqa: B019 (one evidence per session; the cache is the point)
     def _all(self):
         from repro.grid import accuracy_cases, accuracy_run, seeds_of
         from repro.runs import run_all
 
-        specs = [accuracy_run(c.model, c.method, c.scenario, seed, self.data)
-                 for c in accuracy_cases(data=self.data) if self.cases is None or c.key in self.cases
-                 for seed in seeds_of(c.method, self.seeds)]
+        if self.sample is not None:
+            specs = [s for s in self.sample if self.cases is None or s.key in self.cases]
+        else:
+            specs = [accuracy_run(c.model, c.method, c.scenario, seed, self.data)
+                     for c in accuracy_cases(data=self.data) if self.cases is None or c.key in self.cases
+                     for seed in seeds_of(c.method, self.seeds)]
         with self.shown():
             return run_all(specs, self.workers)
 
@@ -189,12 +256,16 @@ class MeasuredEvidence(_Tasks):
 
         out = {}
         for r in self._all():
-            out.setdefault((r.spec.model, r.spec.method, r.spec.scenario), []).append(
-                {"seed": r.spec.seed, "before": r.before, "after": r.after, "curve": dict(r.curve),
-                 "loss_after": r.loss_after, "seconds": r.seconds})
+            out.setdefault((r.spec.model, r.spec.method, r.spec.scenario), []).append(_run(r))
         for (model, method, scenario), runs in out.items():  # each case's record, once
             self.record(self.data.group, run_key(model, method, scenario), accuracy_metrics(runs))
         return out
+
+
+def _run(r) -> dict:
+    """An AdaptResult as the claims read a run."""
+    return {"seed": r.spec.seed, "before": r.before, "after": r.after, "curve": dict(r.curve),
+            "loss_after": r.loss_after, "seconds": r.seconds}
 
 
 @functools.cache

@@ -130,6 +130,8 @@ def claims_table(rows: list[dict]) -> list[list]:
         verdicts = set(line["verdicts"].values())
         verdict = verdicts.pop() if len(verdicts) == 1 else "; ".join(
             f"{c}: {v}" for c, v in sorted(line["verdicts"].items()))
+        if r.get("runs"):  # an accuracy verdict: stored runs read, or runs made here (never taken for each other)
+            verdict = f"{verdict} ({r['runs']})"
         same = line["paper"] == line["exact"]
         out.append([claim_id, r["claim"], r["source"], r["paper"], scale, line["paper"],
                     "(same)" if same else line["exact"], line["time"], verdict, " ".join(line["why"])])

@@ -22,7 +22,7 @@ from tabulate import tabulate
 
 from repro import baselines as bl
 from repro.claims import SCALES, Outcome, Verdict, at_scale, claim_cases
-from repro.evidence import RECORD_GROUPS, MissingRecord, RecordedEvidence
+from repro.evidence import RECORD_GROUPS, MissingRecord, Reading, RecordedEvidence
 from repro.specs import BENCHMARKS, DataSpec
 
 NO_RECORD = "no record"  # the verdict of a claim whose records are missing: neither a pass nor a failure
@@ -34,14 +34,15 @@ def derive(evidence: RecordedEvidence, cases=None, data_label: str | None = None
     """Every claim's row, from records alone; a claim whose records are missing says which."""
     rows = []
     for claim, convention, scale in cases or claim_cases():
+        reading = Reading(evidence.at(scale))
         try:
-            verdict = claim.check(evidence.at(scale), convention)
+            verdict = claim.check(reading, convention)
         except MissingRecord as err:  # say which, and go on; a KeyError from a bug in a check is no "no record"
             rows.append({**Outcome(claim, convention, Verdict(None, str(err)), scale=scale).row(),
                          "verdict": NO_RECORD})
             continue
         data = (data_label or evidence.data.describe()) if claim.kind == "accuracy" else "analytic (no data)"
-        rows.append(Outcome(claim, convention, verdict, data, scale).row())
+        rows.append(Outcome(claim, convention, verdict, data, scale, reading.provenance()).row())
     return rows
 
 
@@ -137,7 +138,7 @@ def by_scale(rows: list[dict]) -> list[dict]:
     table = {}
     for r in rows:
         t = table.setdefault(r["id"], {k: r[k] for k in ("id", "source", "claim", "paper", "data")}
-                             | {"why": "", "section": r.get("section", "paper")})
+                             | {"why": "", "section": r.get("section", "paper"), "runs": r.get("runs", "")})
         t[f"measured {r['scale']}"], t[f"verdict {r['scale']}"] = r["measured"], r["verdict"]
         if r["why"] and r["why"] not in t["why"]:
             t["why"] = f"{t['why']} {r['scale']}: {r['why']}".strip()
@@ -163,6 +164,10 @@ def terminal_tables(rows: list[dict]) -> str:
         out += [f"== {title} ==", tabulate([[t["id"], t["paper"], *(t.get(c, "") for c in SCALE_COLUMNS)]
                                             for t in table], headers=["id", "paper", *SCALE_COLUMNS],
                                            maxcolwidths=[8, 18, 44, 12, 44, 12])]
+    sourced = [r for r in sorted(rows, key=lambda r: (r["id"], r["scale"])) if r.get("runs")]
+    if sourced:  # a reader must never take a stored number for one measured here
+        out.append("where the accuracy verdicts' runs come from (" + sourced[0]["data"] + "):")
+        out += [f"  {claim_label(r)}: {r['runs']}" for r in sourced]
     undecided = sorted({claim_label(r) for r in rows if r["verdict"] == "inconclusive"})
     if undecided:
         out.append(f"inconclusive (an interval across a band's edge: neither holds nor fails): {', '.join(undecided)}")
@@ -170,7 +175,7 @@ def terminal_tables(rows: list[dict]) -> str:
 
 
 def markdown(rows: list[dict]) -> str:
-    columns = ["id", "source", "claim", "paper", *SCALE_COLUMNS, "why", "data"]
+    columns = ["id", "source", "claim", "paper", *SCALE_COLUMNS, "why", "data", "runs"]
     text = ["# Claims of arXiv 2507.23536", ""]
     for title, table in sections(rows):
         text += [f"## {title[0].upper()}{title[1:]}", "",
@@ -187,8 +192,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     source.add_argument("--baselines", default=None, help="a baselines folder (default: baselines, when --from "
                         "is not given)")
     ap.add_argument("--platform", default=None, help="baselines/<platform> (default: this machine's)")
-    ap.add_argument("--benchmark", choices=BENCHMARKS, default="digits", help="the accuracy records to read "
-                    "from baselines (--from reads the run's own)")
+    ap.add_argument("--benchmark", choices=BENCHMARKS, default="glyphs", help="the accuracy records to read "
+                    "from baselines, as the claims run does (--from reads the run's own)")
     ap.add_argument("--cpu-capability", default=None, help="read accuracy-<benchmark>-<capability>.json, made with "
                     "a CPU's own kernels (REPRO_ISA=native), instead of the pinned kernels' accuracy-<benchmark>.json")
     ap.add_argument("--check", action="store_true", help="with --from: exit 1 unless every re-derived verdict "
@@ -209,6 +214,9 @@ def run(args) -> int:
         records = from_baselines(Path(args.baselines or "baselines"), platform, data, args.cpu_capability)
         where = f"{args.baselines or 'baselines'}/{platform}"
     rows = derive(RecordedEvidence(records, data))
+    if stored_rows is not None:  # where the run's accuracy verdicts came from, not this re-derivation
+        runs = {(r["id"], r["scale"]): r.get("runs", "") for r in stored_rows}
+        rows = [{**r, "runs": runs.get((r["id"], r["scale"]), r["runs"])} for r in rows]
     print(terminal_tables(rows))
     print(f"re-derived {len(rows)} verdicts from {where} in {time.perf_counter() - start:.1f} s, no model built")
     status = 0

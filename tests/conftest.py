@@ -14,11 +14,12 @@ import torch
 from tabulate import tabulate
 
 from repro import baselines as bl
-from repro import report, verdicts
+from repro import remeasure, report, verdicts
 from repro.data import BENCHMARKS, DataSpec, data_root
-from repro.evidence import MeasuredEvidence, RecordedEvidence
+from repro.evidence import RECORD_GROUPS, MeasuredEvidence, MissingRecord, RecordedEvidence
 from repro.files import write_text
 from repro.profile import check_device, environment, profile
+from repro.protocol import ACCURACY_SEEDS
 from repro.runs import profile_all
 from repro.timing import timed_once
 
@@ -33,9 +34,17 @@ def pytest_addoption(parser):
     group.addoption("--data-root", default=None,
                     help="local CIFAR-10 / CIFAR-10-C / VWW copy (default: $REPRO_DATA_ROOT, else embedded digits)")
     group.addoption("--device", default="cpu", help="where cost cases run (cpu, cuda)")
-    group.addoption("--benchmark", default="digits", choices=BENCHMARKS,
-                    help="the embedded data the accuracy grid and claims train on (default: digits; glyphs is "
-                         "harder and slower, see README)")
+    group.addoption("--benchmark", default="glyphs", choices=BENCHMARKS,
+                    help="the embedded data the accuracy grid and claims read (default: glyphs, the calibrated "
+                         "benchmark; digits: the quick one the unit tests train on)")
+    group.addoption("--remeasure", choices=remeasure.MODES, default=None,
+                    help="sample (the default): read the accuracy claims' runs from the stored records and make "
+                         "one seed of each deciding case again, which must equal its record to the last digit; "
+                         "all: make every run (the default with --update-baselines, --data-root or "
+                         "--accuracy-rule statistical)")
+    group.addoption("--sample-seed", type=int, default=None,
+                    help="the seed --remeasure sample makes again (default: the day's, turning through the seeds "
+                         "one a day, UTC)")
     group.addoption("--accuracy-rule", choices=("exact", "statistical"), default="exact",
                     help="how trained numbers are compared with their records: exact, seed by seed (the kernel "
                          "pin makes them equal on every x86_64 CPU), or statistical, for a CPU that does not "
@@ -96,6 +105,20 @@ class BaselineStore:
                         + f"\nif the change is intended, re-record it and say why: {bl.update_hint(case)}",
                         pytrace=False)
 
+    def check_again(self, group: str, case: str, seed: int, problems: list[str], hint: str) -> None:
+        """A stored run made again (--remeasure sample): equal to its record in every reading, or the case
+        fails with both values and the command that re-records it."""
+        if problems:
+            mismatch = self.mismatch(group)
+            first = f"{self.path(group)} was {mismatch}\n" if mismatch else ""
+            pytest.fail(f"{first}{case} seed {seed}, made again here, differs from its record in {self.path(group)}:"
+                        f"\n  " + "\n  ".join(problems) + f"\nif the change is intended, re-record the case (every "
+                        f"seed) and say why: {hint}", pytrace=False)
+
+    def cases(self, group: str) -> dict:
+        """A group's stored cases (BaselineError names the file and the fix)."""
+        return self._load(group)["cases"]
+
     def keep(self, group: str, case: str, metrics: dict) -> None:
         """A measurement the claims read, kept with the run's records (results.json) if no test stored it."""
         self.seen[group].setdefault(case, metrics)
@@ -130,6 +153,48 @@ def pytest_configure(config):
         raise pytest.UsageError(str(err)) from None
     if config.getoption("--update-baselines") and not config.getoption("--baseline-reason").strip():
         raise pytest.UsageError('--update-baselines needs --baseline-reason "which change moved which metric"')
+    config.stash[REMEASURE] = remeasure_mode(config)
+    seed = config.getoption("--sample-seed")
+    if seed is not None and seed not in ACCURACY_SEEDS:
+        raise pytest.UsageError(f"--sample-seed {seed}: the records hold seeds {', '.join(map(str, ACCURACY_SEEDS))}")
+
+
+def remeasure_mode(config) -> str:
+    """--remeasure, resolved: sample unless this run must make every run (or was told to)."""
+    fresh = [why for why, on in (("--update-baselines records every run", config.getoption("--update-baselines")),
+                                 ("real data (--data-root) has no records", data_root(config.getoption("--data-root"))),
+                                 ("--accuracy-rule statistical compares fresh means over every seed",
+                                  config.getoption("--accuracy-rule") == "statistical")) if on]
+    chosen = config.getoption("--remeasure")
+    if chosen == "sample" and fresh:
+        raise pytest.UsageError(f"--remeasure sample reads stored runs, but {fresh[0]}: use --remeasure all")
+    return chosen or ("all" if fresh else "sample")
+
+
+def sampled(config) -> tuple[dict, dict, list]:
+    """--remeasure sample, from the baseline files: (the data's stored accuracy cases, claim id -> the
+    cases its verdict rests on, the runs made again). Raises BaselineError or MissingRecord, each naming
+    the file and the fix."""
+    if SAMPLE not in config.stash:
+        store, data = config.stash[STORE], accuracy_data(config)
+        stored = store.cases(data.group)
+        records = {g: bl.load(store.path(g))["cases"] for g in RECORD_GROUPS if store.path(g).exists()}
+        deciding = remeasure.deciding_cases({**records, data.group: stored}, data)
+        seed = config.getoption("--sample-seed")
+        config.stash[SAMPLE] = stored, deciding, remeasure.sample_specs(
+            deciding, data, remeasure.day_seed() if seed is None else seed)
+    return config.stash[SAMPLE]
+
+
+def sample_keys(config) -> set | None:
+    """The accuracy cases a sample makes again, or None: every case (--remeasure all, or no records to
+    sample from, which the case's test then reports)."""
+    if config.stash[REMEASURE] != "sample":
+        return None
+    try:
+        return {s.key for s in sampled(config)[2]}
+    except (bl.BaselineError, MissingRecord):
+        return None
 
 
 STORE = pytest.StashKey[BaselineStore]()
@@ -137,6 +202,8 @@ OUTCOMES = pytest.StashKey[list]()
 ROWS = pytest.StashKey[list]()  # claims-table rows from this process and, under xdist, from every worker
 REDERIVED = pytest.StashKey[list]()  # verdicts that differ when re-derived from the run's records
 COMPARED = pytest.StashKey[int]()  # how many of the run's verdicts were re-derived and compared
+REMEASURE = pytest.StashKey[str]()  # sample or all (remeasure_mode)
+SAMPLE = pytest.StashKey[tuple]()  # (stored accuracy cases, the AdaptSpecs made again) under sample
 
 
 def pytest_sessionfinish(session):
@@ -226,11 +293,17 @@ def timings():
 
 @pytest.fixture(scope="session")
 def evidence(measure, timings, pytestconfig, request):
+    stored = sample = deciding = None
+    if pytestconfig.stash[REMEASURE] == "sample":
+        try:
+            stored, deciding, sample = sampled(pytestconfig)
+        except (bl.BaselineError, MissingRecord) as err:
+            pytest.fail(f"--remeasure sample cannot read the stored runs: {err}", pytrace=False)
     return MeasuredEvidence(measure, accuracy_data(pytestconfig), timings=timings,
                             device=pytestconfig.getoption("--device"),
-                            cases=selected_accuracy_cases(request.session.items),
+                            cases=selected_accuracy_cases(request.session.items, deciding),
                             shown=lambda: uncaptured(pytestconfig),
-                            record=pytestconfig.stash[STORE].keep)
+                            record=pytestconfig.stash[STORE].keep, stored=stored, sample=sample)
 
 
 @contextlib.contextmanager
@@ -244,13 +317,22 @@ def uncaptured(config):
         yield
 
 
-def selected_accuracy_cases(items) -> frozenset | None:
-    """The accuracy cases a run needs: only the selected ones when every selected test that reads the
+def selected_accuracy_cases(items, deciding: dict | None = None) -> frozenset | None:
+    """The accuracy cases a run makes: only the selected ones when every selected test that reads the
     evidence is an accuracy case (`-k "[case]" --update-baselines` re-records a case without the whole
-    grid), else all of them (a claim reads every case)."""
+    grid), else all of them (a claim reads every case). Under --remeasure sample (`deciding`: claim id ->
+    the cases its verdict rests on), the selected claims' deciding cases and the selected accuracy cases:
+    `-k H-exact` makes H's two again, not the whole sample."""
     readers = [i for i in items if "evidence" in getattr(i, "fixturenames", ())]
-    if readers and all(getattr(i, "originalname", "") == "test_accuracy_matches_baseline" for i in readers):
-        return frozenset(i.callspec.id for i in readers)
+    cases = {i.callspec.id for i in readers if getattr(i, "originalname", "") == "test_accuracy_matches_baseline"}
+    if deciding is not None:
+        from repro.evidence import run_key
+
+        claims = [i for i in readers if getattr(i, "originalname", "") == "test_claim"]
+        if len(cases) + len(claims) == len(readers):
+            return frozenset(cases | {run_key(*c) for i in claims for c in deciding.get(i.callspec.id, ())})
+    if readers and len(cases) == len(readers):
+        return frozenset(cases)
     return None
 
 

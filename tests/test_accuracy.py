@@ -1,7 +1,9 @@
 """Accuracy after adaptation, per model x method x task (mean, sd and each seed), against its baseline.
 
-Runs under -m paper_claims on the embedded benchmark (--benchmark, digits by default) or, with
---data-root, on real data, each against its own baseline file.
+Runs under -m paper_claims on the embedded benchmark (--benchmark, glyphs by default) or, with
+--data-root, on real data, each against its own baseline file. Under --remeasure sample (the default
+on an embedded benchmark) only the cases the accuracy verdicts rest on are tests, each one seed made
+again and held to its record to the last digit; under --remeasure all, every case and seed.
 """
 
 import pytest
@@ -11,17 +13,22 @@ from repro.grid import accuracy_cases, seeds_of
 
 
 def pytest_generate_tests(metafunc):
-    from conftest import accuracy_data
+    from conftest import accuracy_data, sample_keys
 
     # all the runs are made at once, in parallel (repro/runs.py), and shared with the accuracy claims
-    data = accuracy_data(metafunc.config)
+    data, sample = accuracy_data(metafunc.config), sample_keys(metafunc.config)
     metafunc.parametrize("model, method, scenario", [
         pytest.param(spec.model, spec.method, spec.scenario, id=spec.key,
                      marks=[pytest.mark.paper_claims, pytest.mark.accuracy, pytest.mark.xdist_group("accuracy")])
-        for spec in accuracy_cases(data=data)])
+        for spec in accuracy_cases(data=data) if sample is None or spec.key in sample])
 
 
 def test_accuracy_matches_baseline(model, method, scenario, evidence, baselines, request):
+    case = request.node.callspec.id
+    if evidence.sample is not None:  # --remeasure sample: this case's seed of the day, made again
+        seed, problems = evidence.remade()[case]
+        flags = "" if evidence.data.benchmark == "glyphs" else f" --benchmark {evidence.data.benchmark}"
+        return baselines.check_again(evidence.data.group, case, seed, problems, bl.update_hint(case) + flags)
     runs = evidence.runs(model, method, scenario)
     assert len(runs) == len(seeds_of(method, evidence.seeds)) and all(0 <= r["after"] <= 1 for r in runs)
     data = evidence.data

@@ -13,7 +13,7 @@ import pytest
 
 from repro import baselines as bl
 from repro.claims import TIME, Outcome, claim_cases, claim_id
-from repro.evidence import RecordedEvidence
+from repro.evidence import Reading, RecordedEvidence, run_key
 from repro.specs import DataSpec
 from repro.stats import Band
 from repro.verdicts import NO_RECORD, claim_label, derive, from_baselines
@@ -83,10 +83,19 @@ def cases():
 @pytest.mark.paper_claims
 @pytest.mark.parametrize("claim, convention, scale", cases())
 def test_claim(claim, convention, scale, evidence, claim_outcomes):
-    verdict = claim.check(evidence.at(scale), convention)
+    reading = Reading(evidence.at(scale))
+    verdict = claim.check(reading, convention)
     data = evidence.data.describe() if claim.kind == "accuracy" else "analytic (no data)"
-    claim_outcomes.append(Outcome(claim, convention, verdict, data, scale))
+    claim_outcomes.append(Outcome(claim, convention, verdict, data, scale, reading.provenance()))
     key = claim_id(claim, convention, scale)
+    read = {run_key(*c) for c in reading.cases}
+    differ = {k: (seed, p) for k, (seed, p) in (evidence.remade() if read else {}).items() if p and k in read}
+    if differ:  # --remeasure sample: a stored run this claim reads did not come out equal when made again
+        pytest.fail(f"claim {key} reads stored runs that this machine does not make again to the last digit: "
+                    + "; ".join(f"{k} seed {seed} ({p[0]}{', ...' if len(p) > 1 else ''})"
+                                for k, (seed, p) in differ.items())
+                    + f"; its verdict on the records ({verdict.status}) stands on numbers not reproduced here",
+                    pytrace=False)
     if convention == TIME:  # this machine's seconds: a result to read in the table, never a failed build
         if verdict.holds is not True:
             pytest.xfail(f"{verdict.status} on this machine: {verdict.measured}")
