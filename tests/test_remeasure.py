@@ -48,8 +48,9 @@ def test_the_deciding_cases_come_from_the_records_not_from_a_list():
     # push LoRA on the MobileNetV2 cell G does not read far behind FFT: G's headline moves there
     other = next(t for t in GLYPHS.tasks("mobilenet_v2") if t != before[0][2])
     key = accuracy_run("mobilenet_v2", "lora", other, 0, GLYPHS).key
-    moved = {**records, "accuracy-glyphs": {**records["accuracy-glyphs"], key: {
-        k: (v - 0.5 if k.startswith("accuracy.after.seed") else v) for k, v in records["accuracy-glyphs"][key].items()}}}
+    cases = records["accuracy-glyphs"]
+    behind = {k: v - 0.5 if k.startswith("accuracy.after.seed") else v for k, v in cases[key].items()}
+    moved = {**records, "accuracy-glyphs": {**cases, key: behind}}
     assert remeasure.deciding_cases(moved, GLYPHS)["G"] == (("mobilenet_v2", "lora", other),
                                                            ("mobilenet_v2", "fft", other))
 
