@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 
 from tqdm.auto import tqdm
@@ -68,8 +69,34 @@ def _prepare(specs, workers: int) -> None:
     """Pretrain (or load) each base model once, before the runs start: otherwise every worker would
     wait on the cache lock while one of them pretrains on one core. Each pretraining is single-threaded
     and a function of its key alone, so different base models pretrain side by side, one per process."""
-    needed = list(dict.fromkeys((s.model, s.data, s.recipe) for s in specs))
+    pretrain_all(list(dict.fromkeys((s.model, s.data, s.recipe) for s in specs)), workers)
+
+
+def pretrain_all(needed: list, workers: int | None = None) -> None:
+    """Fill the cache with each (model, data, recipe) base model, side by side, one process each."""
+    workers = workers or default_workers()
+    announce_pretraining(needed, workers)
     _map(_base_model, needed, max(1, min(workers, len(needed))), None)
+
+
+def announce_pretraining(needed, workers: int) -> None:
+    """Before a first run pretrains: which base models, and about how long on this machine (a few of
+    each one's steps timed here), so that minutes of progress bars come as no surprise."""
+    from repro.zoo import base_model_path, cache_dir, estimate_seconds
+
+    missing = [key for key in needed if not base_model_path(*key).exists()]
+    if not missing:
+        return
+    estimates = {key: estimate_seconds(*key) for key in missing}
+    lanes = max(1, min(workers, len(missing)))
+    # one core each, side by side: the longest of each round of `lanes` models (an upper bound for more)
+    longest = sorted((s for s, _ in estimates.values()), reverse=True)
+    total = sum(longest[i] for i in range(0, len(longest), lanes))
+    which = ", ".join(f"{model} ({steps} steps, ~{seconds / 60:.0f} min)"
+                      for (model, _, _), (seconds, steps) in estimates.items())
+    print(f"pretraining {len(missing)} base model(s) on {missing[0][1].describe()}, not in the cache yet: {which}; "
+          f"{lanes} at a time, one core each: about {total / 60:.0f} minutes on this machine. Done once: they are "
+          f"kept in {cache_dir()} for every later run.", file=sys.stderr, flush=True)
 
 
 def run_all(specs: list[AdaptSpec], workers: int | None = None, progress: bool = True) -> list[AdaptResult]:

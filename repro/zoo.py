@@ -59,9 +59,13 @@ def _glyph_key(data: DataSpec) -> dict:
     return {"glyphs": [glyphs.VERSION, repr(glyphs.KNOBS["source"]), glyphs.assets_digest()]}
 
 
+def pretrain_steps(task, recipe: Recipe) -> int:
+    return recipe.epochs * -(-len(task.train) // recipe.batch)
+
+
 def pretrain(model_name: str, data: DataSpec, recipe: Recipe, progress: bool = True):
     task = source_task(data)
-    steps = recipe.epochs * -(-len(task.train) // recipe.batch)
+    steps = pretrain_steps(task, recipe)
     start = time.perf_counter()
     with deterministic(), seeded(recipe.seed):  # the caller's random stream is untouched afterwards
         model = build_model(model_name, task.num_classes, data.size)
@@ -78,6 +82,28 @@ def pretrain(model_name: str, data: DataSpec, recipe: Recipe, progress: bool = T
     return model.state_dict(), meta
 
 
+def estimate_seconds(model_name: str, data: DataSpec, recipe: Recipe, timed: int = 3) -> tuple[float, int]:
+    """(seconds, steps) a pretraining of `model_name` will take on this machine, on one core: `timed` steps
+    timed after one to warm up, times the recipe's steps (what remains, evaluation, is a few seconds)."""
+    task = source_task(data)
+    with deterministic(), seeded(recipe.seed):
+        model = build_model(model_name, task.num_classes, data.size)
+        opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr)
+        train_steps(model, opt, task.train, 1, recipe.batch, recipe.seed)
+        start = time.perf_counter()
+        train_steps(model, opt, task.train, timed, recipe.batch, recipe.seed)
+        per_step = (time.perf_counter() - start) / timed
+    steps = pretrain_steps(task, recipe)
+    return per_step * steps, steps
+
+
+def base_model_path(model: str, data: DataSpec = DataSpec(), recipe: Recipe = Recipe(),
+                    cache: Path | None = None) -> Path:
+    """Where `model`'s base model for `data` and `recipe` is cached (it may not be there yet)."""
+    key = cache_key(model, data, recipe)
+    return (cache or cache_dir()) / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', model)}-{key}.pt"  # module:factory too
+
+
 def base_model(model: str, data: DataSpec = DataSpec(), recipe: Recipe = Recipe(), progress: bool = True,
                cache: Path | None = None):
     """(state_dict, meta) of `model` pretrained on the source task: from the cache, or trained now."""
@@ -89,7 +115,7 @@ def base_model(model: str, data: DataSpec = DataSpec(), recipe: Recipe = Recipe(
         blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder)
         raise ValueError(f"the base-model cache {folder} cannot be made: {blocker} is a file, not a folder; point "
                          f"${CACHE_ENV} at a folder (created if missing), or unset it") from None
-    path = folder / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', model)}-{key}.pt"  # package.module:factory names too
+    path = base_model_path(model, data, recipe, folder)
     with FileLock(str(path) + ".lock"):
         if path.exists():
             try:

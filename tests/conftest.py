@@ -230,6 +230,16 @@ def pytest_sessionfinish(session):
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def pytest_collection_modifyitems(config, items):
+    """--remeasure sample leaves the cases no claim reads (marked `full`) to --remeasure all."""
+    if config.stash[REMEASURE] != "sample":
+        return
+    left = [i for i in items if i.get_closest_marker("full")]
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = [i for i in items if not i.get_closest_marker("full")]
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node, error):
     """xdist controller: collect what a finished worker measured (claims rows, baselines to write)."""

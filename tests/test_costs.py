@@ -19,15 +19,18 @@ from repro.grid import (
     TIME_CASES,
     beyond_paper_cases,
     cost_cases,
+    full_only,
     paper_scale_cases,
 )
 from repro.timing import ROUNDS
 
-SMOKE_PAPER_SCALE = paper_scale_cases(batches=(32,), models=("mobilenet_v2",), methods=("lora",), ranks=(8,))
+SMOKE_PAPER_SCALE = paper_scale_cases(batches=(8,), models=("mobilenet_v2",), methods=("lora",), ranks=(8,))
 
 
 def grid(cases, smoke, mark=pytest.mark.paper_claims):
-    return [pytest.param(spec, id=spec.key, marks=[mark, *([pytest.mark.smoke] if spec in smoke else [])])
+    """Each case a param; `full` marks those only --remeasure all measures (repro/grid.py full_only)."""
+    return [pytest.param(spec, id=spec.key, marks=[mark, *([pytest.mark.smoke] if spec in smoke else []),
+                                                   *([pytest.mark.full] if full_only(spec) else [])])
             for spec in cases]
 
 

@@ -122,3 +122,26 @@ def test_a_record_off_by_one_unit_fails_the_day_its_run_is_sampled_and_every_day
                        f"test_accuracy_matches_baseline and [{case}]", baselines=tmp_path / "b")
     assert fresh.returncode == 1, fresh.stdout + fresh.stderr
     assert f"{reading}: " in fresh.stdout and "expected exactly" in fresh.stdout
+
+
+@pytest.mark.parametrize("embedded", ["glyphs", "digits"])
+def test_what_only_remeasure_all_measures_changes_no_verdict(embedded):
+    """The default claims run leaves the cases no claim reads to --remeasure all (repro/grid.py full_only):
+    every verdict derived from the records the default run makes equals the one from the full records."""
+    from repro.claims import claim_cases
+    from repro.grid import TIME_CASES, full_only, paper_scale_cases
+    from repro.verdicts import NO_RECORD, derive
+
+    data = DataSpec(benchmark=embedded)
+    full = from_baselines(ROOT / "baselines", "x86_64-cpu", data)
+    # per group: a 224 x 224 step time and its analytic cost case share a key
+    left = {"costs-224px": {s.key for s in paper_scale_cases() if full_only(s)},
+            "times-224px": {s.key for s in TIME_CASES if full_only(s)}}
+    assert all(left.values())  # batches 1 and 32 at 224 x 224, and its step times
+    default = {group: {k: v for k, v in cases.items() if k not in left.get(group, ())} for group, cases in full.items()}
+    assert sum(map(len, default.values())) < sum(map(len, full.values()))
+    rows = {name: derive(RecordedEvidence(records, data), claim_cases()) for name, records in
+            (("default", default), ("full", full))}
+    assert [r["verdict"] for r in rows["default"]].count(NO_RECORD) == 0
+    assert [(r["id"], r["scale"], r["verdict"], r["measured"]) for r in rows["default"]] == \
+        [(r["id"], r["scale"], r["verdict"], r["measured"]) for r in rows["full"]]
