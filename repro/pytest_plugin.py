@@ -1,0 +1,39 @@
+"""The suite's pytest options, loaded by `-p repro.pytest_plugin` in pyproject's addopts.
+
+Not in tests/conftest.py: pytest reads a conftest's options only once it has found the conftest, and
+it looks for conftests along every argument that names an existing path, option values included, so
+`pytest -m paper_claims --baselines-dir /some/folder` would not know --baselines-dir. A plugin named
+with -p is loaded before the command line is parsed.
+"""
+
+from repro import remeasure
+from repro.specs import BENCHMARKS
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("peft-edge-repro")
+    group.addoption("--update-baselines", action="store_true",
+                    help="re-measure and write baselines/<platform>/*.json instead of comparing")
+    group.addoption("--baseline-reason", default="",
+                    help="why the numbers move (required with --update-baselines; stored in the file)")
+    group.addoption("--baselines-dir", default=None, help="default: <rootdir>/baselines")
+    group.addoption("--data-root", default=None,
+                    help="local CIFAR-10 / CIFAR-10-C / VWW copy (default: $REPRO_DATA_ROOT, else the embedded --benchmark)")
+    group.addoption("--device", default="cpu", help="where cost cases run (cpu, cuda)")
+    group.addoption("--benchmark", default="glyphs", choices=BENCHMARKS,
+                    help="the embedded data the accuracy grid and claims read (default: glyphs, the calibrated "
+                         "benchmark; digits: the quick one the unit tests train on)")
+    group.addoption("--remeasure", choices=remeasure.MODES, default=None,
+                    help="sample (the default): read the accuracy claims' runs from the stored records and make "
+                         "one seed of each deciding case again, which must equal its record to the last digit; "
+                         "all: make every run (the default with --update-baselines, --data-root or "
+                         "--accuracy-rule statistical)")
+    group.addoption("--sample-seed", type=int, default=None,
+                    help="the seed --remeasure sample makes again (default: the day's, turning through the seeds "
+                         "one a day, UTC)")
+    group.addoption("--accuracy-rule", choices=("exact", "statistical"), default="exact",
+                    help="how trained numbers are compared with their records: exact, seed by seed (the kernel "
+                         "pin makes them equal on every x86_64 CPU), or statistical, for a CPU that does not "
+                         "reproduce them under the pin (README): stored means within 3 standard errors")
+    group.addoption("--report", action="store_true",
+                    help="at the end, write the report (reports/index.md, .html, figures) from this run")
