@@ -18,7 +18,8 @@ def pytest_addoption(parser):
                     help="why the numbers move (required with --update-baselines; stored in the file)")
     group.addoption("--baselines-dir", default=None, help="default: <rootdir>/baselines")
     group.addoption("--data-root", default=None,
-                    help="local CIFAR-10 / CIFAR-10-C / VWW copy (default: $REPRO_DATA_ROOT, else the embedded --benchmark)")
+                    help="local CIFAR-10 / CIFAR-10-C / VWW copy (default: $REPRO_DATA_ROOT, else the embedded "
+                         "--benchmark)")
     group.addoption("--device", default="cpu", help="where cost cases run (cpu, cuda)")
     group.addoption("--benchmark", default="glyphs", choices=BENCHMARKS,
                     help="the embedded data the accuracy grid and claims read (default: glyphs, the calibrated "

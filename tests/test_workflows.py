@@ -37,7 +37,7 @@ def test_ci_runs_on_every_push_and_pull_request_read_only(ci):
     assert ci["permissions"] == {"contents": "read"}
 
 
-def test_ci_caches_pip_and_base_models_and_runs_tests_and_sharded_claims(ci):
+def test_ci_caches_pip_and_base_models_and_runs_the_tests_and_the_main_command(ci):
     jobs = ci["jobs"]
     all_steps = [s for job in jobs.values() for s in job["steps"]]
     assert any(s.get("with", {}).get("cache") == "pip" for s in all_steps)
@@ -47,18 +47,36 @@ def test_ci_caches_pip_and_base_models_and_runs_tests_and_sharded_claims(ci):
     assert not any("actions/cache" in s.get("uses", "") for s in jobs["tests"]["steps"])
     [pytest_step] = [s for s in jobs["tests"]["steps"] if s.get("run", "").strip() == "python -m pytest"]
     assert "runner.temp" in pytest_step["env"]["REPRO_CACHE_DIR"]
+    # the claims job runs README's main command as a user does, with the glyph base models cached
     claims = jobs["claims"]
-    shards = claims["strategy"]["matrix"]["include"]
-    assert len(shards) >= 2 and all("tests/" in s["select"] for s in shards)
-    # every paper_claims test is in exactly one shard: the cost cases, the cost claims, the accuracy grid
-    assert {s["marker"] for s in shards} == {"paper_claims", "paper_claims and not accuracy",
-                                            "paper_claims and accuracy", "beyond_paper"}
-    assert all("-n auto" in s["select"] for s in shards if "and accuracy" not in s["marker"])
-    # the accuracy shard parallelises its runs itself (repro/runs.py): no xdist workers competing for the cores
-    assert not any("-n auto" in s["select"] for s in shards if s["marker"] == "paper_claims and accuracy")
-    assert any('-m "${{ matrix.marker }}"' in r and "matrix.select" in r for r in steps(claims))
-    assert any("GITHUB_STEP_SUMMARY" in r for r in steps(claims))
+    assert any(r.strip() == "python -m pytest -m paper_claims --report" for r in steps(claims))
+    assert "strategy" not in claims and any("GITHUB_STEP_SUMMARY" in r for r in steps(claims))
     assert any("upload-artifact" in r for r in steps(claims))
+
+
+def test_the_full_re_measure_runs_in_slices_on_main_weekly_and_by_hand(ci):
+    assert {"schedule", "workflow_dispatch"} <= set(ci["on"])
+    full = ci["jobs"]["full"]
+    assert full["needs"] == "changes"
+    for event in ("schedule", "workflow_dispatch", "refs/heads/main", "needs.changes.outputs.training"):
+        assert event in full["if"]
+    slices = full["strategy"]["matrix"]["include"]
+    assert any("--remeasure all" in r and '-m "${{ matrix.marker }}"' in r and "matrix.select" in r
+               for r in steps(full))
+    # every paper_claims test is in a slice: the cost cases, the cost claims, the accuracy grids
+    assert {s["marker"] for s in slices} == {"paper_claims", "paper_claims and not accuracy",
+                                            "paper_claims and accuracy", "beyond_paper"}
+    assert all("-n auto" in s["select"] for s in slices if "and accuracy" not in s["marker"])
+    # an accuracy slice parallelises its runs itself (repro/runs.py): no xdist workers competing for the cores
+    accuracy = [s for s in slices if s["marker"] == "paper_claims and accuracy"]
+    assert not any("-n auto" in s["select"] for s in accuracy)
+    # the glyph grid (the default benchmark) in one slice per accuracy model, the digits in one
+    assert {s["select"].split("-k ")[-1] for s in accuracy if "digits" not in s["select"]} == \
+        {"resnet18", "mobilenet_v2"}
+    assert any("--benchmark digits" in s["select"] for s in accuracy)
+    assert any("upload-artifact" in r for r in steps(full))
+    # what a push touched decides the push's full re-measure
+    assert any("git diff --name-only" in r and "baselines/" in r for r in steps(ci["jobs"]["changes"]))
 
 
 def test_jetson_runs_on_the_self_hosted_device_and_never_for_pull_requests(jetson):
@@ -89,7 +107,7 @@ def test_every_x86_64_install_is_constrained_to_the_recorded_versions(ci):
 
 def test_ci_re_derives_every_verdict_from_the_shards_records_without_torch(ci):
     job = ci["jobs"]["verdicts"]
-    assert job["needs"] == "claims" and job["if"] == "always()"
+    assert job["needs"] == ["claims", "full"] and job["if"] == "always()"
     run = steps(job)
     assert any("download-artifact" in r for r in run)
     assert any("--no-deps" in r and "torch" not in r for r in run)
