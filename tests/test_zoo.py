@@ -85,3 +85,33 @@ def test_concurrent_workers_train_a_missing_model_once(tmp_path):
     assert all(p.returncode == 0 for p in procs)
     assert metas[0] == metas[1]
     assert len(list(tmp_path.glob("*.pt"))) == 1
+
+
+def test_a_first_run_says_what_it_pretrains_and_about_how_long_before_it_starts(tmp_path, monkeypatch, capsys):
+    """The announcement names only the missing base models, with their steps, and the wall time on this
+    machine: the longest model when they run side by side, one core each."""
+    from repro import runs, zoo
+
+    monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path))
+    data = DataSpec(benchmark="glyphs")
+    needed = [("resnet18", data, Recipe(epochs=8)), ("mobilenet_v2", data, Recipe(epochs=20))]
+    zoo.base_model_path(*needed[0]).parent.mkdir(parents=True)
+    zoo.base_model_path(*needed[0]).write_bytes(b"cached")  # only its existence is read here
+    timed = {"mobilenet_v2": (1080.0, 4500)}
+    monkeypatch.setattr(zoo, "estimate_seconds", lambda model, *_: timed[model])
+    runs.announce_pretraining(needed, workers=2)
+    err = capsys.readouterr().err
+    assert "pretraining 1 base model(s) on embedded glyphs" in err and "resnet18" not in err
+    assert "mobilenet_v2 (4500 steps, ~18 min)" in err and "about 18 minutes on this machine" in err
+    assert str(tmp_path) in err
+
+    zoo.base_model_path(*needed[1]).write_bytes(b"cached")
+    runs.announce_pretraining(needed, workers=2)
+    assert capsys.readouterr().err == ""  # nothing to pretrain: nothing said
+
+
+def test_the_estimate_times_real_steps_of_the_recipe():
+    from repro.zoo import estimate_seconds
+
+    seconds, steps = estimate_seconds("resnet18", DataSpec(), Recipe(epochs=1), timed=1)
+    assert steps > 0 and 0 < seconds < 3600
