@@ -39,8 +39,8 @@ from repro.verdicts import by_scale  # noqa: E402, F401 (re-exported)
 
 RESULTS_SCHEMA = 1
 GROUPS = ("costs", "costs-224px", "accuracy-digits")
-# read when recorded: the glyphs (pytest -m paper_claims --benchmark glyphs), and the time readings a
-# platform may not have yet
+# read when recorded: the glyphs (what pytest -m paper_claims reads), and the time readings a platform
+# may not have yet
 OPTIONAL_GROUPS = ("accuracy-glyphs", *TIME_GROUPS.values())
 SCALES = COST_GROUPS  # scale (as the claims read costs) -> the baseline group holding its cases
 # Okabe-Ito for the paper's methods: distinguishable with every common colour-vision deficiency; one
@@ -510,8 +510,9 @@ def build(inputs: Inputs, out: Path) -> Path:
     if accuracy:
         gone = accuracy_vs_cost(accuracy, inputs.cases("costs"), figures / "accuracy_vs_cost.png")
         learning_curves(accuracy, figures / "learning_curves.png")
-        md += [f"Accuracy measured on the embedded {benchmark} benchmark; bars and bands are 95% intervals "
-               "over the seeds.", "",
+        md += [f"Accuracy on the embedded {benchmark} benchmark, from the run's records (under --remeasure sample "
+               "the stored runs, a sample of them made again: the claims' verdict column says how many); bars "
+               "and bands are 95% intervals over the seeds.", "",
                "![Accuracy vs cost](figures/accuracy_vs_cost.png)", "",
                "![Learning curves](figures/learning_curves.png)", ""]
         if gone:
