@@ -94,9 +94,10 @@ def announce_pretraining(needed, workers: int) -> None:
     total = sum(longest[i] for i in range(0, len(longest), lanes))
     which = ", ".join(f"{model} ({steps} steps, ~{seconds / 60:.0f} min)"
                       for (model, _, _), (seconds, steps) in estimates.items())
+    minutes = max(1, round(total / 60))
     print(f"pretraining {len(missing)} base model(s) on {missing[0][1].describe()}, not in the cache yet: {which}; "
-          f"{lanes} at a time, one core each: about {total / 60:.0f} minutes on this machine. Done once: they are "
-          f"kept in {cache_dir()} for every later run.", file=sys.stderr, flush=True)
+          f"{lanes} at a time, one core each: about {minutes} minute{'s' * (minutes != 1)} on this machine. Done "
+          f"once: they are kept in {cache_dir()} for every later run.", file=sys.stderr, flush=True)
 
 
 def run_all(specs: list[AdaptSpec], workers: int | None = None, progress: bool = True) -> list[AdaptResult]:
