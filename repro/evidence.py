@@ -177,7 +177,7 @@ class MeasuredEvidence(_Tasks):
         if scale not in self._views:
             view = MeasuredEvidence(self._measure, self.data, self.seeds, scale, self.workers, self._timings,
                                     self.device, self.cases, self.shown, self.record, self.stored, self.sample)
-            view._all, view._runs, view.remade = self._all, self._runs, self.remade  # one set of runs, every scale
+            view._all, view._runs = self._all, self._runs  # one set of runs, every scale
             self._views[scale] = view
         return self._views[scale]
 
@@ -219,21 +219,25 @@ class MeasuredEvidence(_Tasks):
         this run made again (and whether they came out equal)."""
         if self.stored is None:
             return f"{_count(self, cases)} runs, all made here"
-        keys = {run_key(*c) for c in cases}
-        again = {k: v for k, v in self.remade().items() if k in keys}
+        again = self.remade(cases)
         differ = [k for k, (_, problems) in again.items() if problems]
         seeds = ", ".join(sorted({f"seed {seed}" for seed, _ in again.values()}))
         return (f"{_count(self, cases)} stored runs, {len(again)} made here again ({seeds}): "
                 + (f"{len(differ)} differ ({', '.join(differ)})" if differ else "equal"))
 
-    def remade(self) -> dict:
-        """--remeasure sample: case key -> (seed, differences from its record) of each run made again."""
+    def remade(self, cases=None) -> dict:
+        """--remeasure sample: case key -> (seed, differences from its record) of each run made again, of
+        `cases` ((model, method, task); None: all). No cases, or no sample, makes no run."""
         from repro import remeasure
 
+        keys = None if cases is None else {run_key(*c) for c in cases}
+        if self.sample is None or keys == set():
+            return {}
         out = {}
-        for r in self._all() if self.sample is not None else ():
+        for r in self._all():
             key = run_key(r.spec.model, r.spec.method, r.spec.scenario)
-            out[key] = (r.spec.seed, remeasure.differences(self.stored.get(key, {}), _run(r)))
+            if keys is None or key in keys:
+                out[key] = (r.spec.seed, remeasure.differences(self.stored.get(key, {}), _run(r)))
         return out
 
     @functools.cache  # noqa: B019 (one evidence per session; the cache is the point)

@@ -49,20 +49,14 @@ def sample_specs(deciding: dict, data, seed: int) -> list:
     return specs
 
 
-def readings(run) -> dict:
-    """A run's readings as its record stores them (6 decimals): before, each checkpoint, after."""
-    out = {"before": round(run["before"], 6)}
-    out |= {f"step{step}": round(acc, 6) for step, acc in sorted(run["curve"].items())[:-1]}
-    return out | {"after": round(run["after"], 6)}
-
-
 def differences(record: dict, run: dict) -> list[str]:
     """Each reading of a re-made run (a dict with seed, before, after, curve) that is not its record's,
-    with both values; no tolerance. A reading the record lacks counts as a difference."""
-    out = []
-    for name, made in readings(run).items():
-        key = f"accuracy.{name}.seed{run['seed']}"
-        stored = record.get(key)
-        if stored != made:
-            out.append(f"{key}: stored {stored}, made here {made}")
-    return out
+    with both values; no tolerance. The readings are the run's per-seed metrics as its record stores
+    them (baselines.accuracy_metrics: before, each checkpoint, after, 6 decimals); one the record lacks
+    counts as a difference."""
+    from repro.baselines import accuracy_metrics
+
+    seed = f".seed{run['seed']}"
+    made = {k: v for k, v in accuracy_metrics([run]).items() if k.endswith(seed)}
+    return [f"{key}: stored {record.get(key)}, made here {value}" for key, value in made.items()
+            if record.get(key) != value]

@@ -149,7 +149,7 @@ def sampled(config) -> tuple[dict, dict, list]:
     if SAMPLE not in config.stash:
         store, data = config.stash[STORE], accuracy_data(config)
         stored = store.cases(data.group)
-        records = {g: bl.load(store.path(g))["cases"] for g in RECORD_GROUPS if store.path(g).exists()}
+        records = {g: store.cases(g) for g in RECORD_GROUPS if store.path(g).exists()}  # loaded once, kept
         deciding = remeasure.deciding_cases({**records, data.group: stored}, data)
         seed = config.getoption("--sample-seed")
         config.stash[SAMPLE] = stored, deciding, remeasure.sample_specs(
