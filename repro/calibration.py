@@ -36,7 +36,7 @@ def _recovered(bn_after: float, before: float, source: float) -> float:
     return (bn_after - before) / drop if drop > 0 else 1.0
 
 
-def reference_runs(models=ACCURACY_MODELS, seeds=ACCURACY_SEEDS, workers=None, progress=True) -> list:
+def reference_runs(models=ACCURACY_MODELS, seeds=ACCURACY_SEEDS, workers=None, progress=True, engine=None) -> list:
     """FFT and head-only on every glyph task and seed, BN statistics alone on the shift tasks."""
     from repro.glyphs import TASKS
 
@@ -44,17 +44,17 @@ def reference_runs(models=ACCURACY_MODELS, seeds=ACCURACY_SEEDS, workers=None, p
              for meth in ("fft", "head") for seed in seeds]
     specs += [accuracy_run(m, "bn_stats_only", task, 0, GLYPHS) for m in models for task in TASKS
               if task.startswith("shift")]
-    return run_all(specs, workers, progress)
+    return run_all(specs, workers, progress, engine=engine)
 
 
 def calibrate(models=ACCURACY_MODELS, seeds=ACCURACY_SEEDS, workers=None, progress=True, runs=None,
-              sources=None) -> list[Check]:
+              sources=None, engine=None) -> list[Check]:
     """The criteria, read on `runs` (reference_runs) or on runs made now, and on `sources` (model ->
     the base model's source test accuracy) or the cached base models'."""
     from repro.glyphs import TASKS, num_classes
     from repro.zoo import base_model
 
-    runs = runs if runs is not None else reference_runs(models, seeds, workers, progress)
+    runs = runs if runs is not None else reference_runs(models, seeds, workers, progress, engine)
     results = {(r.spec.model, r.spec.method, r.spec.scenario, r.spec.seed): r for r in runs}
     checks = []
     for m in models:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from repro import engines
 from repro.data import BENCHMARKS, DATA_ROOT_ENV, SCENARIOS, DataSpec
 from repro.flops import CONVENTIONS
 from repro.glyphs import TASKS
@@ -98,7 +99,11 @@ def cmd_pretrain(args) -> int:
 
     data = DataSpec(data_root=args.data_root, benchmark=args.benchmark)
     names = args.model or list(ACCURACY_MODELS)
-    pretrain_all([(name, data, recipe_for(data, name)) for name in names])  # side by side, one core each
+    engine = engines.make(args.executor)
+    try:  # side by side, one core (one job) each
+        pretrain_all([(name, data, recipe_for(data, name)) for name in names], engine=engine)
+    finally:
+        engine.close()
     rows = []
     for name in names:
         _, meta = base_model(name, data, recipe_for(data, name), progress=True)
@@ -132,7 +137,12 @@ def cmd_calibrate(args) -> int:
     from repro.calibration import calibrate
     from repro.grid import ACCURACY_SEEDS
 
-    checks = calibrate(tuple(args.model or ACCURACY_MODELS), ACCURACY_SEEDS[:args.seeds], args.workers)
+    engine = engines.make(args.executor, args.workers)
+    try:
+        checks = calibrate(tuple(args.model or ACCURACY_MODELS), ACCURACY_SEEDS[:args.seeds], args.workers,
+                           engine=engine)
+    finally:
+        engine.close()
     print(tabulate([[c.model, c.task, c.criterion, c.measured, "yes" if c.ok else "NO"] for c in checks],
                    headers=["model", "task", "criterion", "measured", "met"], disable_numparse=True))
     return 0 if all(c.ok for c in checks) else 1
@@ -225,6 +235,7 @@ def parser() -> argparse.ArgumentParser:
 
     BENCHMARK_HELP = ("the embedded data: digits (quick, what the unit tests train on) or glyphs (the calibrated "
                       "benchmark the claims run reads)")
+    EXECUTOR_HELP = f"where the jobs go: {engines.CHOICES} (default: ${engines.EXECUTOR_ENV}, else local)"
     data_help = f"a local copy of CIFAR-10 / CIFAR-10-C / VWW (default: ${DATA_ROOT_ENV}, else embedded digits)"
     pt = sub.add_parser("pretrain", help="fill the base-model cache (side by side, one core each)")
     pt.add_argument("--model", action="append", help="repeatable; default: the two the accuracy claims read. "
@@ -232,6 +243,7 @@ def parser() -> argparse.ArgumentParser:
     pt.add_argument("--data-root", default=None, help=data_help)
     pt.add_argument("--benchmark", choices=BENCHMARKS, default="glyphs",
                     help=BENCHMARK_HELP + "; default: glyphs, what `pytest -m paper_claims` reads")
+    pt.add_argument("--executor", default=None, help=EXECUTOR_HELP)
     pt.set_defaults(run=cmd_pretrain)
 
     ad = sub.add_parser("adapt", help="accuracy before and after a short update on a scenario")
@@ -256,6 +268,7 @@ def parser() -> argparse.ArgumentParser:
     ca.add_argument("--seeds", type=_positive, default=5)
     ca.add_argument("--workers", type=_positive, default=None,
                     help="parallel runs (default: $REPRO_WORKERS, else every core)")
+    ca.add_argument("--executor", default=None, help=EXECUTOR_HELP)
     ca.set_defaults(run=cmd_calibrate)
     sw = sub.add_parser("sweep", help="every method at every rank for one model: costs, break-even ranks, figures")
     sw.add_argument("--model", required=True, help=MODEL_HELP)
@@ -301,4 +314,7 @@ def main(argv=None) -> int:
     except (ValueError, ImportError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except engines.JobsFailed as err:  # some jobs failed on the engine; each named with its message
+        print(f"error: {err}", file=sys.stderr)
+        return 1
 

@@ -144,7 +144,8 @@ class MeasuredEvidence(_Tasks):
     """Evidence from real measurements, each made once and shared (tests and CLI use the same one)."""
 
     def __init__(self, measure=None, data=None, seeds=None, scale="32px", workers=None, timings=None,
-                 device="cpu", cases=None, shown=contextlib.nullcontext, record=None, stored=None, sample=None):
+                 device="cpu", cases=None, shown=contextlib.nullcontext, record=None, stored=None, sample=None,
+                 engine=None, runs=None):
         if measure is None:
             from repro.profile import profile
 
@@ -167,6 +168,9 @@ class MeasuredEvidence(_Tasks):
         # --remeasure sample: the data's accuracy records (case key -> metrics) the claims read, and the
         # runs (AdaptSpecs, one seed of each deciding case) made again to compare with them
         self.stored, self.sample = stored, sample
+        # where the runs are made (repro/engines.py; None: this machine's pool), and where finished ones are
+        # kept (repro/runstore.py; None: nowhere, every run is made)
+        self.engine, self.runs = engine, runs
         self._views = {}
 
     def at(self, scale: str) -> MeasuredEvidence:
@@ -176,7 +180,8 @@ class MeasuredEvidence(_Tasks):
             return self
         if scale not in self._views:
             view = MeasuredEvidence(self._measure, self.data, self.seeds, scale, self.workers, self._timings,
-                                    self.device, self.cases, self.shown, self.record, self.stored, self.sample)
+                                    self.device, self.cases, self.shown, self.record, self.stored, self.sample,
+                                    self.engine, self.runs)
             view._all, view._runs = self._all, self._runs  # one set of runs, every scale
             self._views[scale] = view
         return self._views[scale]
@@ -252,7 +257,7 @@ class MeasuredEvidence(_Tasks):
                      for c in accuracy_cases(data=self.data) if self.cases is None or c.key in self.cases
                      for seed in seeds_of(c.method, self.seeds)]
         with self.shown():
-            return run_all(specs, self.workers)
+            return run_all(specs, self.workers, engine=self.engine, store=self.runs)
 
     @functools.cache  # noqa: B019
     def _runs(self):

@@ -6,7 +6,7 @@ it looks for conftests along every argument that names an existing path, option 
 with -p is loaded before the command line is parsed.
 """
 
-from repro import remeasure
+from repro import engines, remeasure
 from repro.specs import BENCHMARKS
 
 
@@ -36,5 +36,26 @@ def pytest_addoption(parser):
                     help="how trained numbers are compared with their records: exact, seed by seed (the kernel "
                          "pin makes them equal on every x86_64 CPU), or statistical, for a CPU that does not "
                          "reproduce them under the pin (README): stored means within 3 standard errors")
+    group.addoption("--executor", default=None,
+                    help=f"where the runs, pretrainings and analytic cost cases go: {engines.CHOICES} (default: "
+                         f"${engines.EXECUTOR_ENV}, else local, this machine's processes; README, Clusters)")
+    group.addoption("--runs-dir", default=None,
+                    help=f"keep each finished run here, keyed by its spec and code, and make only what is missing "
+                         f"(default: ${engines.RUNS_DIR_ENV}, else none: every run is made)")
+    group.addoption("--slurm-partition", default=None, help="--executor slurm: the partition (default: the cluster's)")
+    group.addoption("--slurm-time-min", type=int, default=engines.SlurmOptions.time_min,
+                    help="--executor slurm: the time limit of one job, in minutes")
+    group.addoption("--slurm-cpus-per-task", type=int, default=1,
+                    help="--executor slurm: CPUs per job (a run uses one thread; more only buys memory bandwidth)")
+    group.addoption("--slurm-folder", default=None,
+                    help="--executor slurm: submitit's folder, on a disk every node mounts (default: beside the "
+                         "base-model cache)")
     group.addoption("--report", action="store_true",
                     help="at the end, write the report (reports/index.md, .html, figures) from this run")
+
+
+def engine_from(config):
+    """The engine and the run store the options name (the CLI makes the same from its own)."""
+    slurm = engines.SlurmOptions(config.getoption("--slurm-partition"), config.getoption("--slurm-time-min"),
+                                 config.getoption("--slurm-cpus-per-task"), config.getoption("--slurm-folder"))
+    return engines.make(config.getoption("--executor"), slurm=slurm)

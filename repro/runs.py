@@ -1,54 +1,23 @@
-"""Many independent jobs at once: one process per core, each job a function of its spec alone.
+"""Many independent jobs at once, on the engine the user names (repro/engines.py): this machine's
+processes by default, Ray or Slurm where one machine is not enough. Each job is a function of its spec.
 
 Adaptation runs are single-threaded (repro/determinism.py), so their numbers are the same with 1
 worker or 16, and a 4-core machine finishes in about half the time of a 2-core one. Analytic cost
 cases (fake tensors, repro/fake.py) do no arithmetic: their time is Python dispatch on one core, and
 their integers do not depend on the process that counts them.
 
-    results = run_all(specs, workers=None)        # None: $REPRO_WORKERS, else every core
+    results = run_all(specs)                      # local pool: $REPRO_WORKERS, else every core
+    results = run_all(specs, engine=make("ray:auto"), store=RunStore("/shared/runs"))
     records = profile_all(analytic_specs)         # repro.profile.profile of each, side by side
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 
-from tqdm.auto import tqdm
-
+from repro.engines import JobsFailed, Local, default_workers  # noqa: F401 (default_workers: re-exported)
 from repro.training import AdaptResult, AdaptSpec, adapt, bn_stats_only
-
-WORKERS_ENV = "REPRO_WORKERS"
-
-
-def default_workers() -> int:
-    value = os.environ.get(WORKERS_ENV)
-    if value is None:
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"${WORKERS_ENV} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _map(fn, items: list, workers: int, desc: str | None) -> list:
-    """`fn` of each item, in their order: here with one worker, else in that many spawned processes
-    (spawn, not fork: a forked child inherits torch's thread pools and locks mid-use)."""
-    bar = tqdm(total=len(items), desc=f"{desc} ({workers} workers)", disable=desc is None)
-    if workers == 1:
-        results = []
-        for item in items:
-            results.append(fn(item))
-            bar.update()
-    else:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(fn, item) for item in items]
-            for f in futures:
-                f.add_done_callback(lambda _: bar.update())
-            results = [f.result() for f in futures]
-    bar.close()
-    return results
+from repro.zoo import install
 
 
 def run_one(spec: AdaptSpec) -> AdaptResult:
@@ -65,18 +34,28 @@ def _base_model(key) -> None:
     base_model(*key, progress=True)
 
 
-def _prepare(specs, workers: int) -> None:
-    """Pretrain (or load) each base model once, before the runs start: otherwise every worker would
-    wait on the cache lock while one of them pretrains on one core. Each pretraining is single-threaded
-    and a function of its key alone, so different base models pretrain side by side, one per process."""
-    pretrain_all(list(dict.fromkeys((s.model, s.data, s.recipe) for s in specs)), workers)
+def _base_model_file(key) -> tuple[str, bytes]:
+    from repro.zoo import cache_file
+
+    return cache_file(*key)
 
 
-def pretrain_all(needed: list, workers: int | None = None) -> None:
-    """Fill the cache with each (model, data, recipe) base model, side by side, one process each."""
-    workers = workers or default_workers()
-    announce_pretraining(needed, workers)
-    _map(_base_model, needed, max(1, min(workers, len(needed))), None)
+def pretrain_all(needed: list, workers: int | None = None, engine=None) -> dict[str, bytes]:
+    """Fill the cache with each (model, data, recipe) base model, side by side, one job each, once and
+    before any run needs it. An engine whose workers share no disk (Ray) gets every file back, to send
+    to the runs: {file name: contents}; else {} (the workers read the cache, shared on Slurm)."""
+    engine = engine or Local(workers)
+    needed = list(dict.fromkeys(needed))
+    if not needed:
+        return {}
+    announce_pretraining(needed, max(1, min(engine.workers or default_workers(), len(needed)))
+                         if isinstance(engine, Local) else len(needed))
+    if engine.ships_files:
+        files = dict(engine.map(_base_model_file, needed))
+        install(files)  # this machine's cache too: what reads a base model here finds it
+        return files
+    engine.map(_base_model, needed)
+    return {}
 
 
 def announce_pretraining(needed, workers: int) -> None:
@@ -100,15 +79,32 @@ def announce_pretraining(needed, workers: int) -> None:
           f"once: they are kept in {cache_dir()} for every later run.", file=sys.stderr, flush=True)
 
 
-def run_all(specs: list[AdaptSpec], workers: int | None = None, progress: bool = True) -> list[AdaptResult]:
-    """The results of `specs`, in their order."""
+def run_all(specs: list[AdaptSpec], workers: int | None = None, progress: bool = True, engine=None,
+            store=None) -> list[AdaptResult]:
+    """The results of `specs`, in their order, made on `engine` (None: the local pool). With a `store`
+    (repro/runstore.py) each finished run is kept as it arrives, and runs already kept are not made again."""
     specs = list(specs)
-    workers = min(workers or default_workers(), len(specs)) if specs else 1
-    _prepare(specs, workers)
-    return _map(run_one, specs, workers, "adaptation runs" if progress else None)
+    engine = engine or Local(workers)
+    kept = {s: store.get(s) for s in specs} if store is not None else {}
+    todo = list(dict.fromkeys(s for s in specs if kept.get(s) is None))
+    if store is not None and len(todo) < len(specs):
+        print(f"{len(specs) - len(todo)} of {len(specs)} runs already made, kept in {store.folder}: "
+              f"making the other {len(todo)}", file=sys.stderr, flush=True)
+    files = pretrain_all([(s.model, s.data, s.recipe) for s in todo], engine=engine)
+    on_result = (lambda spec, result: store.put(spec, result)) if store is not None else None
+    try:
+        made = dict(zip(todo, engine.map(run_one, todo, "adaptation runs" if progress else None, on_result, files),
+                        strict=True))
+    except JobsFailed as err:
+        if store is None:
+            raise
+        raise JobsFailed(engine.name, err.failures, len(todo),
+                         f"the finished runs are kept in {store.folder}: the same command again makes only the "
+                         f"{len(err.failures)} missing") from err
+    return [kept.get(s) or made[s] for s in specs]
 
 
-def profile_all(specs, workers: int | None = None, progress: bool = True) -> list:
+def profile_all(specs, workers: int | None = None, progress: bool = True, engine=None) -> list:
     """repro.profile.profile of each analytic spec, in their order. Only for `analytic` specs: a real
     step is timed, and a timing beside another process's work would be that work's too."""
     from repro.profile import profile
@@ -116,5 +112,4 @@ def profile_all(specs, workers: int | None = None, progress: bool = True) -> lis
     specs = list(specs)
     if not all(s.analytic for s in specs):
         raise ValueError("profile_all runs analytic specs only: real steps are timed, and timed one at a time")
-    workers = min(workers or default_workers(), len(specs)) if specs else 1
-    return _map(profile, specs, workers, "analytic cost cases" if progress else None)
+    return (engine or Local(workers)).map(profile, specs, "analytic cost cases" if progress else None)

@@ -129,3 +129,25 @@ def base_model(model: str, data: DataSpec = DataSpec(), recipe: Recipe = Recipe(
         state, meta = pretrain(model, data, recipe, progress)
         write_atomic(path, lambda f: torch.save({"key": key, "state_dict": state, "meta": meta}, f))
         return state, meta
+
+
+def cache_file(model: str, data: DataSpec, recipe: Recipe) -> tuple[str, bytes]:
+    """(file name, contents) of a base model in the cache, pretrained here on a miss: what an engine
+    without a shared disk sends its workers (repro/engines.py)."""
+    base_model(model, data, recipe, progress=False)
+    path = base_model_path(model, data, recipe)
+    return path.name, path.read_bytes()
+
+
+def install(files: dict[str, bytes]) -> None:
+    """Put base-model files sent by the engine into this machine's cache, where they are not yet. They
+    are checked when loaded (base_model), as any cache file is."""
+    folder = cache_dir()
+    for name, blob in files.items():
+        path = folder / name
+        if not path.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            with FileLock(str(path) + ".lock"):
+                if not path.exists():
+                    write_atomic(path, lambda f, blob=blob: f.write(blob))
+

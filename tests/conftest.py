@@ -16,11 +16,14 @@ from tabulate import tabulate
 from repro import baselines as bl
 from repro import remeasure, report, verdicts
 from repro.data import DataSpec, data_root
+from repro.engines import RUNS_DIR_ENV
 from repro.evidence import RECORD_GROUPS, MeasuredEvidence, MissingRecord, RecordedEvidence
 from repro.files import write_text
 from repro.profile import check_device, environment, profile
 from repro.protocol import ACCURACY_SEEDS
+from repro.pytest_plugin import engine_from
 from repro.runs import profile_all
+from repro.runstore import RunStore
 from repro.timing import timed_once
 
 
@@ -125,6 +128,12 @@ def pytest_configure(config):
     if config.getoption("--update-baselines") and not config.getoption("--baseline-reason").strip():
         raise pytest.UsageError('--update-baselines needs --baseline-reason "which change moved which metric"')
     config.stash[REMEASURE] = remeasure_mode(config)
+    try:  # an unknown engine, or one whose extra is missing: one line before anything runs
+        config.stash[ENGINE] = engine_from(config)
+        folder = config.getoption("--runs-dir") or os.environ.get(RUNS_DIR_ENV)
+        config.stash[RUNS] = RunStore(folder) if folder else None
+    except ValueError as err:
+        raise pytest.UsageError(str(err)) from None
     seed = config.getoption("--sample-seed")
     if seed is not None and seed not in ACCURACY_SEEDS:
         raise pytest.UsageError(f"--sample-seed {seed}: the records hold seeds {', '.join(map(str, ACCURACY_SEEDS))}")
@@ -175,6 +184,13 @@ REDERIVED = pytest.StashKey[list]()  # verdicts that differ when re-derived from
 COMPARED = pytest.StashKey[int]()  # how many of the run's verdicts were re-derived and compared
 REMEASURE = pytest.StashKey[str]()  # sample or all (remeasure_mode)
 SAMPLE = pytest.StashKey[tuple]()  # (stored accuracy cases, the AdaptSpecs made again) under sample
+ENGINE = pytest.StashKey[object]()  # where runs go (repro/engines.py): --executor
+RUNS = pytest.StashKey[object]()  # the finished runs kept (repro/runstore.py): --runs-dir, or None
+
+
+def pytest_unconfigure(config):
+    if ENGINE in config.stash:
+        config.stash[ENGINE].close()  # a Ray instance started for this run ends with it
 
 
 def pytest_sessionfinish(session):
@@ -247,7 +263,7 @@ def measure(request):
                 batch = pending.copy()
                 pending.clear()  # should the batch fail, each case then runs, and fails, in its own test
                 with uncaptured(request.config):
-                    memo.update(zip(batch, profile_all(batch), strict=True))
+                    memo.update(zip(batch, profile_all(batch, engine=request.config.stash[ENGINE]), strict=True))
             else:
                 memo[spec] = profile(spec)
         return memo[spec]
@@ -284,7 +300,8 @@ def evidence(measure, timings, pytestconfig, request):
                             device=pytestconfig.getoption("--device"),
                             cases=selected_accuracy_cases(request.session.items, deciding),
                             shown=lambda: uncaptured(pytestconfig),
-                            record=pytestconfig.stash[STORE].keep, stored=stored, sample=sample)
+                            record=pytestconfig.stash[STORE].keep, stored=stored, sample=sample,
+                            engine=pytestconfig.stash[ENGINE], runs=pytestconfig.stash[RUNS])
 
 
 @contextlib.contextmanager

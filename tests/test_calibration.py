@@ -75,7 +75,7 @@ def test_each_benchmark_runs_its_own_protocol():
 
 
 def test_calibration_runs_the_reference_methods_on_the_glyphs_and_nothing_else(monkeypatch):
-    monkeypatch.setattr(calibration, "run_all", lambda specs, *args: specs)
+    monkeypatch.setattr(calibration, "run_all", lambda specs, *args, **kw: specs)
     specs = calibration.reference_runs(("resnet18",), (0, 1))
     assert {s.method for s in specs} == {"fft", "head", "bn_stats_only"}
     assert all(s.data == GLYPHS for s in specs)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from repro import kernels
-from repro.runs import _map
+from repro.engines import Local
 
 ROOT = Path(__file__).resolve().parents[1]
 x86_64 = pytest.mark.skipif(platform.machine().lower() not in kernels.PIN_ARCHES, reason="the pin is for x86_64")
@@ -32,7 +32,7 @@ def test_this_test_process_trains_with_the_pinned_kernels():
 @x86_64
 def test_a_training_worker_carries_the_pin_into_its_environment():
     """repro/runs.py's spawned workers (adaptation runs, pretraining) inherit the pin and find it holding."""
-    for worker in _map(kernels.describe, [0, 1], 2, None):
+    for worker in Local(2).map(kernels.describe, [0, 1]):
         assert worker["env"] == {**kernels.PIN, "MKL_CBWR": None}
         assert worker["problem"] is None and worker["kernels"] == kernels.PINNED
 

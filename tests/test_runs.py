@@ -35,7 +35,7 @@ def test_base_models_pretrained_side_by_side_are_those_pretrained_alone(monkeypa
 
     specs = [SPEC, dataclasses.replace(SPEC, model="mobilenet_v3_small")]
     monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "side-by-side"))
-    runs._prepare(specs, workers=2)
+    runs.pretrain_all([(s.model, s.data, s.recipe) for s in specs], workers=2)
     for spec in specs:
         shared, _ = base_model(spec.model, spec.data, spec.recipe, progress=False)
         alone, _ = base_model(spec.model, spec.data, spec.recipe, progress=False, cache=tmp_path / "alone")
@@ -47,7 +47,7 @@ def test_evidence_runs_only_the_accuracy_cases_it_is_given(monkeypatch):
     from repro.evidence import MeasuredEvidence
     from repro.grid import accuracy_cases
 
-    monkeypatch.setattr("repro.runs.run_all", lambda specs, workers: specs)  # the specs it would run
+    monkeypatch.setattr("repro.runs.run_all", lambda specs, workers, **kw: specs)  # the specs it would run
     every = MeasuredEvidence(measure=object(), timings=object())._all()
     keys = {s.key for s in every}
     assert keys == {c.key for c in accuracy_cases()}
@@ -88,7 +88,7 @@ def test_evidence_runs_its_grid_where_the_progress_bar_is_shown(monkeypatch):
         yield
         events.append("hidden")
 
-    monkeypatch.setattr("repro.runs.run_all", lambda specs, workers: events.append("runs") or specs)
+    monkeypatch.setattr("repro.runs.run_all", lambda specs, workers, **kw: events.append("runs") or specs)
     one = frozenset({"resnet18-lora-r8-shift"})
     MeasuredEvidence(measure=object(), timings=object(), cases=one, shown=shown)._all()
     assert events == ["shown", "runs", "hidden"]

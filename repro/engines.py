@@ -1,0 +1,332 @@
+"""Where many jobs run: this machine's processes, a Ray cluster, or Slurm through submitit.
+
+Every job is a function of its item alone (a spec) and returns a plain value, so any engine that runs
+Python functions can run it. This module hands the jobs over and collects what comes back; the
+engines schedule.
+
+    engine = make("ray:auto")     # local (the default), ray, ray:auto, ray://head:10001, slurm, slurm:local
+    values = engine.map(run_one, specs, desc="adaptation runs", on_result=store.put)
+    engine.close()
+
+A job that fails (an exception, a killed worker, a lost node) does not take the others with it: each
+value is handed to `on_result` as it comes back, and once every job has ended `map` raises JobsFailed
+naming each failed item with the engine's own message.
+
+A remote worker (Ray, submitit) trains as the local pool does: its environment carries the kernel pin
+(repro/kernels.py) and one thread, and before a job it checks both and refuses in words if either
+differs (another CPU's kernels, a node's own OMP_NUM_THREADS). No torch at import: a worker imports
+this module before torch, so the pin is in place when torch reads it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shlex
+import socket
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+EXECUTOR_ENV = "REPRO_EXECUTOR"
+WORKERS_ENV = "REPRO_WORKERS"
+RUNS_DIR_ENV = "REPRO_RUNS_DIR"  # where repro/runstore.py keeps finished runs
+THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # a run is single-threaded (repro/determinism.py)
+CHOICES = "local, ray (a Ray instance started here), ray:auto, ray://host:port, slurm, slurm:local"
+INSTALL = "pip install -e '.[cluster]' (here and on every worker)"
+
+
+class EngineError(ValueError):  # a setting: one line from the CLI and pytest
+    pass
+
+
+class WorkerSetupError(RuntimeError):  # raised in a worker whose settings would make other numbers
+    pass
+
+
+class JobsFailed(RuntimeError):
+    def __init__(self, engine: str, failures: dict, total: int, note: str = ""):
+        self.failures = failures  # item -> the engine's message
+        lines = "".join(f"\n  {_describe(item)}: {message}" for item, message in failures.items())
+        super().__init__(f"{len(failures)} of {total} jobs failed on {engine}; the other {total - len(failures)} "
+                         f"finished{'; ' + note if note else ''}:{lines}")
+
+
+def _describe(item) -> str:
+    key, seed = getattr(item, "key", None), getattr(item, "seed", None)
+    return f"{key} seed {seed}" if key and seed is not None else str(item)
+
+
+def default_workers() -> int:
+    value = os.environ.get(WORKERS_ENV)
+    if value is None:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"${WORKERS_ENV} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class SlurmOptions:
+    partition: str | None = None
+    time_min: int = 60  # per job: one glyph run is about a minute on one core, a pretraining 15-20
+    cpus_per_task: int = 1
+    folder: str | None = None  # submitit's logs and pickles, on a file system the nodes share; None: in the cache
+
+
+def worker_env(cache: str | None = None) -> dict[str, str]:
+    """What a remote worker's environment must hold before it imports torch: the kernel pin (or
+    REPRO_ISA as here), one thread, and, for Slurm, the shared base-model cache."""
+    from repro import kernels
+
+    env = dict(THREADS)
+    if kernels.wanted() == "pinned":
+        env.update(kernels.PIN)
+    if os.environ.get(kernels.ISA_ENV):
+        env[kernels.ISA_ENV] = os.environ[kernels.ISA_ENV]
+    if cache:
+        env["REPRO_CACHE_DIR"] = cache
+    return env
+
+
+def expected_settings() -> dict:
+    """The settings this process trains with, which every remote worker must find in its own."""
+    from repro import kernels
+
+    return {"kernels": kernels.kernel_set(), "threads": THREADS["OMP_NUM_THREADS"]}
+
+
+def check_worker(expected: dict) -> None:
+    """A remote worker's first act: refuse in words where its settings would train other numbers."""
+    from repro import kernels
+
+    host = socket.gethostname()
+    problem = kernels.pin_problem()
+    if problem:
+        raise WorkerSetupError(f"worker on {host}: {problem}")
+    found = {"kernels": kernels.kernel_set(), "threads": os.environ.get("OMP_NUM_THREADS")}
+    if found != expected:
+        wrong = ", ".join(f"{k} {found[k]} (the runs need {expected[k]})" for k in expected if found[k] != expected[k])
+        raise WorkerSetupError(f"worker on {host} refuses to train with {wrong}: its environment lost what the "
+                               f"engine set (a node's own OMP_NUM_THREADS or REPRO_ISA?)")
+
+
+def _job(fn, item, expected: dict, files: dict | None):
+    """One job on a remote worker: check, install the base models it was sent, then run."""
+    check_worker(expected)
+    if files:
+        from repro.zoo import install
+
+        install(files)
+    return fn(item)
+
+
+class Local:
+    """Today's pool: one spawned process per core on this machine (spawn, not fork: a forked child
+    inherits torch's thread pools and locks mid-use)."""
+
+    name, ships_files = "local", False
+
+    def __init__(self, workers: int | None = None):
+        self.workers = workers
+
+    def map(self, fn, items, desc=None, on_result=None, files=None) -> list:
+        items = list(items)
+        workers = max(1, min(self.workers or default_workers(), len(items)))
+        bar = tqdm(total=len(items), desc=f"{desc} ({workers} workers)", disable=desc is None)
+        results, errors = {}, {}
+
+        def done(i, value):
+            results[i] = value
+            if on_result:
+                on_result(items[i], value)
+            bar.update()
+
+        if workers == 1:
+            for i, item in enumerate(items):
+                done(i, fn(item))  # here an exception is the item's own: raised as it is
+        else:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = [pool.submit(fn, item) for item in items]
+                for i, f in enumerate(futures):
+                    try:
+                        done(i, f.result())
+                    except Exception as err:
+                        errors[items[i]] = err
+        bar.close()
+        if errors:
+            first = next(iter(errors.values()))
+            if len(errors) == 1 and not _died(first):
+                raise first  # one run's own error (an impossible rank, a refused pin): as the run raised it
+            raise JobsFailed(self.name, {k: _first_line(e) for k, e in errors.items()}, len(items)) from first
+        return [results[i] for i in range(len(items))]
+
+    def close(self) -> None:
+        pass
+
+
+def _died(err) -> bool:
+    from concurrent.futures.process import BrokenProcessPool
+
+    return isinstance(err, BrokenProcessPool)
+
+
+def _first_line(err) -> str:
+    text = str(err).strip() or type(err).__name__
+    return f"{type(err).__name__}: {text.splitlines()[0]}" if not _died(err) else \
+        "a worker process died (killed, or out of memory) before this job finished"
+
+
+class Ray:
+    """Ray: a local instance (`ray`, num_cpus = workers) or a running cluster (`ray:auto`, `ray://...`).
+    One CPU per job; a job whose worker dies is given back to Ray once (max_retries=1), then fails."""
+
+    name, ships_files = "ray", True  # base models travel through the object store: no shared disk needed
+
+    def __init__(self, address: str | None, workers: int | None = None):
+        self.address, self.workers, self.started = address, workers, False
+        self.ray = _import("ray", "ray")
+
+    def _start(self):
+        ray = self.ray
+        if ray.is_initialized():
+            return
+        kwargs = {"runtime_env": {"env_vars": worker_env()}, "include_dashboard": False, "log_to_driver": False}
+        if self.address is None:  # a local instance for this run: as many CPUs as workers, a small object store
+            kwargs.update(num_cpus=self.workers or default_workers(), object_store_memory=512 * 2**20)
+        ray.init(address=self.address, **kwargs)
+        self.started = True
+
+    def map(self, fn, items, desc=None, on_result=None, files=None) -> list:
+        self._start()
+        ray, items = self.ray, list(items)
+        job = ray.remote(num_cpus=1, max_retries=1)(_job)
+        shared = ray.put(files) if files else None  # once in the object store, fetched by each worker
+        expected = expected_settings()
+        refs = [job.remote(fn, item, expected, shared) for item in items]
+        index = {ref: i for i, ref in enumerate(refs)}
+        cpus = int(ray.cluster_resources().get("CPU", 0))
+        bar = tqdm(total=len(items), desc=f"{desc} (ray, {cpus} CPUs)", disable=desc is None)
+        results, failures, pending = {}, {}, list(refs)
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            i = index[ready[0]]
+            try:
+                results[i] = ray.get(ready[0])
+            except Exception as err:  # RayTaskError (the job's), WorkerCrashedError, NodeDiedError, OutOfMemoryError
+                failures[items[i]] = _ray_message(err)
+            else:
+                if on_result:
+                    on_result(items[i], results[i])
+            bar.update()
+        bar.close()
+        if failures:
+            raise JobsFailed(self.name, failures, len(items))
+        return [results[i] for i in range(len(items))]
+
+    def close(self) -> None:
+        if self.started:
+            self.ray.shutdown()
+            self.started = False
+
+
+def _ray_message(err) -> str:
+    cause = getattr(err, "cause", None)  # a RayTaskError carries the job's own exception
+    if cause is not None:
+        return f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause).strip() else ''}"
+    return f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+
+
+class Submitit:
+    """Slurm through submitit (`slurm`), or submitit's local executor (`slurm:local`: the same path, with
+    processes on this machine, at most `workers` at a time). One job per item, in a job array on Slurm.
+    The base-model cache and the submitit folder must be on a file system every node mounts."""
+
+    ships_files = False
+
+    def __init__(self, cluster: str, workers: int | None = None, options: SlurmOptions = SlurmOptions()):
+        self.cluster, self.workers, self.options = cluster, workers, options
+        self.name = "slurm" if cluster == "slurm" else "submitit (local)"
+        self.submitit = _import("submitit", "slurm")
+
+    def _executor(self):
+        from repro.zoo import cache_dir
+
+        cache = cache_dir().parent
+        folder = Path(self.options.folder or cache / "submitit")
+        executor = self.submitit.AutoExecutor(folder=folder / "%j", cluster=self.cluster)
+        setup = [f"export {k}={shlex.quote(v)}" for k, v in worker_env(str(cache)).items()]
+        params = {"timeout_min": self.options.time_min, "cpus_per_task": self.options.cpus_per_task,
+                  "name": "peft-edge-repro"}
+        if self.cluster == "slurm":
+            params.update(slurm_setup=setup, slurm_partition=self.options.partition) if self.options.partition \
+                else params.update(slurm_setup=setup)
+        else:
+            params.update(local_setup=setup)
+        executor.update_parameters(**params)
+        return executor
+
+    def map(self, fn, items, desc=None, on_result=None, files=None) -> list:
+        items = list(items)
+        executor, expected = self._executor(), expected_settings()
+        # Slurm queues the whole array; here at most `workers` processes at a time, as the local pool
+        limit = len(items) if self.cluster == "slurm" else max(1, min(self.workers or default_workers(), len(items)))
+        bar = tqdm(total=len(items), desc=f"{desc} ({self.name}, {limit} at a time)", disable=desc is None)
+        results, failures, queue, running = {}, {}, list(range(len(items))), {}
+        while queue or running:
+            if queue and len(running) < limit:
+                batch = [queue.pop(0) for _ in range(min(limit - len(running), len(queue)))]
+                with executor.batch():
+                    jobs = [(i, executor.submit(_job, fn, items[i], expected, files)) for i in batch]
+                running.update((i, j) for i, j in jobs)
+            finished = [i for i, j in running.items() if j.done()]
+            for i in finished:
+                job = running.pop(i)
+                try:
+                    results[i] = job.result()
+                except Exception as err:  # FailedJobError (the job's exception), UncompletedJobError (killed)
+                    failures[items[i]] = _submitit_message(err)
+                else:
+                    if on_result:
+                        on_result(items[i], results[i])
+                bar.update()
+            if not finished:
+                time.sleep(0.5)
+        bar.close()
+        if failures:
+            raise JobsFailed(self.name, failures, len(items))
+        return [results[i] for i in range(len(items))]
+
+    def close(self) -> None:
+        pass
+
+
+def _submitit_message(err) -> str:
+    text = str(err).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    own = [ln for ln in lines if "Error:" in ln and not ln.startswith("submitit")]  # the job's own last error
+    return own[-1] if own else (lines[0] if lines else type(err).__name__)
+
+
+def _import(module: str, engine: str):
+    try:
+        return __import__(module)
+    except ImportError:
+        raise EngineError(f"--executor {engine} needs {module}, which is not installed: {INSTALL}") from None
+
+
+def make(spec: str | None = None, workers: int | None = None, slurm: SlurmOptions = SlurmOptions()):
+    """The engine `spec` names (None: $REPRO_EXECUTOR, else local)."""
+    spec = (spec or os.environ.get(EXECUTOR_ENV) or "local").strip()
+    if spec == "local":
+        return Local(workers)
+    if spec == "ray":
+        return Ray(None, workers)
+    if spec == "ray:auto" or spec.startswith("ray://"):
+        return Ray(spec.removeprefix("ray:") if spec == "ray:auto" else spec, workers)
+    if spec in ("slurm", "slurm:local"):
+        return Submitit("slurm" if spec == "slurm" else "local", workers, slurm)
+    raise EngineError(f"unknown executor {spec!r}: use one of {CHOICES} (--executor or ${EXECUTOR_ENV})")

@@ -1,0 +1,260 @@
+"""The engines runs go to (repro/engines.py) and the finished runs kept between invocations
+(repro/runstore.py). Tests marked `cluster` need the extra (pip install -e '.[cluster]') and run in CI's
+cluster job and `tox -e cluster`: Ray on a local 2-CPU instance, submitit's local executor."""
+
+import dataclasses
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+
+import pytest
+import torch
+
+from repro import engines
+from repro.runs import run_all
+from repro.runstore import RunStore
+from repro.training import AdaptSpec, adapt
+from repro.zoo import Recipe, base_model
+
+QUICK = Recipe(epochs=1, batch=128)
+SPEC = AdaptSpec("mobilenet_v2", "lora", 4, "unseen", steps=6, batch=16, recipe=QUICK, checkpoints=(3,))
+SPECS = [SPEC, dataclasses.replace(SPEC, method="fft", rank=None, seed=1), dataclasses.replace(SPEC, seed=2)]
+
+
+def numbers(r):
+    return r.spec, r.before, r.after, r.loss_before, r.loss_after, r.curve
+
+
+def twice(x):
+    return 2 * x
+
+
+def dies_at(x, marker=None):
+    """A job whose worker process is killed (SIGKILL, as the kernel's OOM killer does) when it gets 3:
+    every time, or, given a marker file, only the first time."""
+    if x == 3 and (marker is None or not os.path.exists(marker)):
+        if marker is not None:
+            open(marker, "w").close()
+        time.sleep(0.5)  # the others are under way
+        os.kill(os.getpid(), signal.SIGKILL)
+    return 2 * x
+
+
+def test_an_unknown_executor_names_the_choices():
+    with pytest.raises(engines.EngineError, match="unknown executor 'spark'.*local, ray.*slurm"):
+        engines.make("spark")
+
+
+def test_an_executor_named_in_the_environment_is_used(monkeypatch):
+    monkeypatch.setenv(engines.EXECUTOR_ENV, "nope")
+    with pytest.raises(engines.EngineError, match="'nope'"):
+        engines.make()
+    monkeypatch.delenv(engines.EXECUTOR_ENV)
+    assert isinstance(engines.make(), engines.Local)
+
+
+@pytest.mark.parametrize("executor, module", [("ray", "ray"), ("ray:auto", "ray"), ("slurm", "submitit")])
+def test_an_engine_without_its_extra_is_one_line_saying_what_to_install(monkeypatch, executor, module):
+    monkeypatch.setitem(sys.modules, module, None)  # import fails, as where it is not installed
+    with pytest.raises(engines.EngineError) as err:
+        engines.make(executor)
+    assert "\n" not in str(err.value) and "pip install -e '.[cluster]'" in str(err.value) and module in str(err.value)
+
+
+def test_pytest_refuses_an_unknown_executor_before_anything_runs(pytester_subprocess):
+    done = pytester_subprocess("--executor", "spark", "--co")
+    assert done.returncode == 4 and "unknown executor 'spark'" in done.stderr
+
+
+@pytest.fixture
+def pytester_subprocess():
+    import subprocess
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args,
+                               "tests/test_engines.py::test_an_unknown_executor_names_the_choices"],
+                              capture_output=True, text=True, timeout=300)
+    return run
+
+
+def test_a_worker_with_another_thread_count_refuses_in_words(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    with pytest.raises(engines.WorkerSetupError, match=r"threads 4 \(the runs need 1\)"):
+        engines.check_worker(engines.expected_settings())
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    with pytest.raises(engines.WorkerSetupError, match=r"kernels .* \(the runs need native-avx512\)"):
+        engines.check_worker({**engines.expected_settings(), "kernels": "native-avx512"})
+    engines.check_worker(engines.expected_settings())
+
+
+def test_a_killed_local_worker_keeps_the_finished_jobs_and_names_the_lost():
+    got = {}
+    with pytest.raises(engines.JobsFailed) as err:
+        engines.Local(2).map(dies_at, [1, 2, 3, 4], on_result=got.__setitem__)
+    assert "3: a worker process died" in str(err.value)
+    assert got and all(got[x] == 2 * x for x in got) and 3 not in got
+    assert set(err.value.failures) == {1, 2, 3, 4} - set(got)
+
+
+def refuses_three(x):
+    if x == 3:
+        raise ValueError("three is not a rank this method takes")
+    return 2 * x
+
+
+def test_one_local_job_that_raises_raises_its_own_error():
+    """An ordinary error (an impossible rank, a refused pin) reaches the caller as the job raised it."""
+    with pytest.raises(ValueError, match="three is not a rank"):
+        engines.Local(2).map(refuses_three, [1, 3])
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_way_loses_no_finished_run_and_the_next_invocation_makes_only_the_rest(
+        monkeypatch, tmp_path):
+    """The local pool, three real runs, one worker killed from outside once the first run is kept; then
+    the same call again. Every number equals the run's made alone."""
+    monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "cache"))
+    store = RunStore(tmp_path / "runs")
+    base_model(SPEC.model, SPEC.data, SPEC.recipe, progress=False)  # pretrained before: the kill hits a run
+
+    def kill_one_worker():
+        while not len(store):
+            time.sleep(0.05)
+        for child in multiprocessing.active_children():  # the pool's workers
+            os.kill(child.pid, signal.SIGKILL)
+            return
+
+    killer = threading.Thread(target=kill_one_worker, daemon=True)
+    killer.start()
+    with pytest.raises(engines.JobsFailed, match="the same command again makes only the"):
+        run_all(SPECS, workers=2, progress=False, store=store)
+    killer.join()
+    kept = len(store)
+    assert 1 <= kept < len(SPECS)
+    made = []
+    monkeypatch.setattr(store, "put", lambda spec, result, put=store.put: made.append(spec) or put(spec, result))
+    again = run_all(SPECS, workers=2, progress=False, store=store)
+    assert len(made) == len(SPECS) - kept and len(store) == len(SPECS)
+    assert [numbers(r) for r in again] == [numbers(adapt(s)) for s in SPECS]
+
+
+def test_a_kept_run_is_found_only_by_its_own_spec(monkeypatch, tmp_path):
+    from repro.training import AdaptResult
+
+    store = RunStore(tmp_path)
+    result = AdaptResult(SPEC, 0.1, 0.5, 3.2, "digits", 2.3, 1.1, ((3, 0.25), (6, 0.5)))
+    store.put(SPEC, result)
+    assert store.get(SPEC) == result
+    assert store.get(dataclasses.replace(SPEC, seed=1)) is None
+    assert store.get(dataclasses.replace(SPEC, steps=7)) is None
+    store.path(SPEC).write_text("{")  # a foreign or damaged file is made again, never read
+    assert store.get(SPEC) is None
+    with pytest.raises(ValueError, match="is a file"):
+        RunStore(store.path(SPEC))
+
+
+def test_a_kept_run_is_not_read_by_other_code(monkeypatch, tmp_path):
+    """A changed line of repro, or another peft, keys every run anew: old numbers never mix in."""
+    from repro import runstore
+
+    before = runstore.run_id(SPEC)
+    runstore._code.cache_clear()
+    monkeypatch.setattr(runstore.importlib.metadata, "version", lambda dist: "0.0-other")
+    try:
+        assert runstore.run_id(SPEC) != before
+    finally:
+        runstore._code.cache_clear()
+
+
+# --- the engines themselves: the [cluster] extra -------------------------------------------------------
+
+cluster = pytest.mark.cluster
+
+
+@pytest.fixture(scope="module")
+def ray_engine(tmp_path_factory):
+    """A local Ray instance of 2 CPUs whose workers have a base-model cache of their own (they inherit the
+    environment the instance starts in), as on a cluster without a shared disk."""
+    pytest.importorskip("ray")
+    engine = engines.make("ray", workers=2)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("REPRO_CACHE_DIR", str(tmp_path_factory.mktemp("ray-workers-cache")))
+        mp.setenv("PYTHONPATH", os.path.dirname(__file__), prepend=os.pathsep)  # this module's toy jobs
+        engine.map(twice, [0])  # starts the instance in this environment
+    yield engine
+    engine.close()
+
+
+@cluster
+@pytest.mark.slow
+def test_ray_pretrains_once_ships_the_base_model_and_makes_the_local_pools_records(
+        ray_engine, monkeypatch, tmp_path):
+    monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "driver"))
+    local = [numbers(r) for r in run_all(SPECS[:2], workers=2, progress=False)]
+    monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "empty"))  # a miss here and on the workers
+    assert [numbers(r) for r in run_all(SPECS[:2], progress=False, engine=ray_engine)] == local
+    from repro.zoo import base_model_path
+
+    assert base_model_path(SPEC.model, SPEC.data, SPEC.recipe).exists()  # pretrained on a worker, sent back
+    here, _ = base_model(SPEC.model, SPEC.data, SPEC.recipe, progress=False, cache=tmp_path / "driver")
+    sent, _ = base_model(SPEC.model, SPEC.data, SPEC.recipe, progress=False)
+    assert all(torch.equal(here[k], sent[k]) for k in here)
+
+
+@cluster
+def test_ray_gives_a_killed_workers_job_back_once(ray_engine, tmp_path):
+    marker = str(tmp_path / "killed")
+    got = ray_engine.map(_dies_once, [(x, marker) for x in [1, 2, 3, 4]])
+    assert got == [2, 4, 6, 8] and os.path.exists(marker)
+
+
+def _dies_once(item):
+    return dies_at(*item)
+
+
+@cluster
+def test_ray_fails_a_job_that_dies_twice_and_keeps_the_rest(ray_engine):
+    got = {}
+    with pytest.raises(engines.JobsFailed, match="1 of 4 jobs failed on ray") as err:
+        ray_engine.map(dies_at, [1, 2, 3, 4], on_result=got.__setitem__)
+    assert got == {1: 2, 2: 4, 4: 8} and "3:" in str(err.value)
+
+
+@cluster
+def test_a_ray_worker_with_other_kernels_than_the_runs_need_refuses(ray_engine, monkeypatch):
+    monkeypatch.setattr(engines, "expected_settings", lambda: {"kernels": "native-avx512", "threads": "1"})
+    with pytest.raises(engines.JobsFailed, match=r"WorkerSetupError: .*\(the runs need native-avx512\)"):
+        ray_engine.map(twice, [1])
+
+
+@pytest.fixture
+def submitit_engine(tmp_path, monkeypatch):
+    pytest.importorskip("submitit")
+    monkeypatch.setenv("PYTHONPATH", os.path.dirname(__file__), prepend=os.pathsep)  # this module's toy jobs
+    return engines.make("slurm:local", workers=2, slurm=engines.SlurmOptions(folder=str(tmp_path / "submitit")))
+
+
+@cluster
+@pytest.mark.slow
+def test_submitit_makes_the_local_pools_records(submitit_engine, monkeypatch, tmp_path):
+    monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "cache"))
+    local = [numbers(r) for r in run_all(SPECS[:2], workers=2, progress=False)]
+    assert [numbers(r) for r in run_all(SPECS[:2], progress=False, engine=submitit_engine)] == local
+
+
+@cluster
+def test_a_killed_submitit_job_fails_alone_and_the_others_are_kept(submitit_engine):
+    got = {}
+    with pytest.raises(engines.JobsFailed, match="1 of 4 jobs failed on submitit") as err:
+        submitit_engine.map(dies_at, [1, 2, 3, 4], on_result=got.__setitem__)
+    assert got == {1: 2, 2: 4, 4: 8} and "3:" in str(err.value)
+
+
+@cluster
+def test_a_submitit_worker_whose_environment_lost_the_thread_count_refuses(submitit_engine, monkeypatch):
+    monkeypatch.setattr(engines, "worker_env", lambda cache=None: {"OMP_NUM_THREADS": "8"})
+    with pytest.raises(engines.JobsFailed, match=r"WorkerSetupError: .*threads 8 \(the runs need 1\)"):
+        submitit_engine.map(twice, [1])
