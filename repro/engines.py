@@ -51,7 +51,7 @@ class JobsFailed(RuntimeError):
     def __init__(self, engine: str, failures: dict, total: int, note: str = ""):
         self.failures = failures  # item -> the engine's message
         lines = "".join(f"\n  {_describe(item)}: {message}" for item, message in failures.items())
-        super().__init__(f"{len(failures)} of {total} jobs failed on {engine}; the other {total - len(failures)} "
+        super().__init__(f"{len(failures)} of {total} failed on {engine}; the other {total - len(failures)} "
                          f"finished{'; ' + note if note else ''}:{lines}")
 
 
@@ -72,9 +72,12 @@ def default_workers() -> int:
 @dataclass(frozen=True)
 class SlurmOptions:
     partition: str | None = None
-    time_min: int = 60  # per job: one glyph run is about a minute on one core, a pretraining 15-20
+    time_min: int = 60  # per job: 8 glyph runs take 3-8 minutes on one core, a glyph pretraining 15-35
     cpus_per_task: int = 1
     folder: str | None = None  # submitit's logs and pickles, on a file system the nodes share; None: in the cache
+    # A job starts a Python that imports torch and peft (about 5 s on a 2-core EPYC, a quarter of a glyph
+    # run): 8 runs a job bring that under 5% of their time (README, Clusters). 1: a job per run.
+    runs_per_job: int = 8
 
 
 def worker_env(cache: str | None = None) -> dict[str, str]:
@@ -114,14 +117,32 @@ def check_worker(expected: dict) -> None:
                                f"engine set (a node's own OMP_NUM_THREADS or REPRO_ISA?)")
 
 
-def _job(fn, item, expected: dict, files: dict | None):
-    """One job on a remote worker: check, install the base models it was sent, then run."""
+def _ready(expected: dict, files: dict | None) -> None:
+    """A remote job's first act: check the worker, then put the base models it was sent in its cache."""
     check_worker(expected)
     if files:
         from repro.zoo import install
 
         install(files)
+
+
+def _job(fn, item, expected: dict, files: dict | None):
+    """One item on a remote worker (Ray)."""
+    _ready(expected, files)
     return fn(item)
+
+
+def _jobs(fn, items, expected: dict, files: dict | None) -> list:
+    """Several items in one job (submitit): (True, value) or (False, the item's error) for each, so that
+    one run's error fails that run alone; a worker that dies fails them all (the engine says so)."""
+    _ready(expected, files)
+    out = []
+    for item in items:
+        try:
+            out.append((True, fn(item)))
+        except Exception as err:
+            out.append((False, _message(err)))
+    return out
 
 
 class Local:
@@ -133,7 +154,7 @@ class Local:
     def __init__(self, workers: int | None = None):
         self.workers = workers
 
-    def map(self, fn, items, desc=None, on_result=None, files=None) -> list:
+    def map(self, fn, items, desc=None, on_result=None, files=None, per_job=None) -> list:
         items = list(items)
         workers = max(1, min(self.workers or default_workers(), len(items)))
         bar = tqdm(total=len(items), desc=f"{desc} ({workers} workers)", disable=desc is None)
@@ -174,10 +195,13 @@ def _died(err) -> bool:
     return isinstance(err, BrokenProcessPool)
 
 
+def _message(err) -> str:
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
+
+
 def _first_line(err) -> str:
-    text = str(err).strip() or type(err).__name__
-    return f"{type(err).__name__}: {text.splitlines()[0]}" if not _died(err) else \
-        "a worker process died (killed, or out of memory) before this job finished"
+    return "a worker process died (killed, or out of memory) before this job finished" if _died(err) else _message(err)
 
 
 class Ray:
@@ -200,9 +224,12 @@ class Ray:
         ray.init(address=self.address, **kwargs)
         self.started = True
 
-    def map(self, fn, items, desc=None, on_result=None, files=None) -> list:
+    def map(self, fn, items, desc=None, on_result=None, files=None, per_job=None) -> list:
+        items = list(items)
+        if not items:  # nothing to make: no instance to start
+            return []
         self._start()
-        ray, items = self.ray, list(items)
+        ray = self.ray
         job = ray.remote(num_cpus=1, max_retries=1)(_job)
         shared = ray.put(files) if files else None  # once in the object store, fetched by each worker
         expected = expected_settings()
@@ -234,15 +261,13 @@ class Ray:
 
 
 def _ray_message(err) -> str:
-    cause = getattr(err, "cause", None)  # a RayTaskError carries the job's own exception
-    if cause is not None:
-        return f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause).strip() else ''}"
-    return f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+    return _message(getattr(err, "cause", None) or err)  # a RayTaskError carries the job's own exception
 
 
 class Submitit:
     """Slurm through submitit (`slurm`), or submitit's local executor (`slurm:local`: the same path, with
-    processes on this machine, at most `workers` at a time). One job per item, in a job array on Slurm.
+    processes on this machine, at most `workers` at a time). Jobs of `runs_per_job` items (pretrainings:
+    one each), in a job array on Slurm.
     The base-model cache and the submitit folder must be on a file system every node mounts."""
 
     ships_files = False
@@ -269,32 +294,44 @@ class Submitit:
         executor.update_parameters(**params)
         return executor
 
-    def map(self, fn, items, desc=None, on_result=None, files=None) -> list:
+    def map(self, fn, items, desc=None, on_result=None, files=None, per_job=None) -> list:
         items = list(items)
+        if not items:
+            return []
         executor, expected = self._executor(), expected_settings()
+        size = max(1, per_job or self.options.runs_per_job)
+        if self.cluster != "slurm":  # here: never fewer jobs than workers
+            size = min(size, -(-len(items) // (self.workers or default_workers())))
+        chunks = [list(range(i, min(i + size, len(items)))) for i in range(0, len(items), size)]
         # Slurm queues the whole array; here at most `workers` processes at a time, as the local pool
-        limit = len(items) if self.cluster == "slurm" else max(1, min(self.workers or default_workers(), len(items)))
-        bar = tqdm(total=len(items), desc=f"{desc} ({self.name}, {limit} at a time)", disable=desc is None)
-        results, failures, queue, running = {}, {}, list(range(len(items))), {}
+        limit = len(chunks) if self.cluster == "slurm" else max(1, min(self.workers or default_workers(), len(chunks)))
+        bar = tqdm(total=len(items), desc=f"{desc} ({self.name}, {len(chunks)} jobs, {limit} at a time)",
+                   disable=desc is None)
+        results, failures, queue, running = {}, {}, list(chunks), {}
         while queue or running:
             if queue and len(running) < limit:
                 batch = [queue.pop(0) for _ in range(min(limit - len(running), len(queue)))]
                 with executor.batch():
-                    jobs = [(i, executor.submit(_job, fn, items[i], expected, files)) for i in batch]
-                running.update((i, j) for i, j in jobs)
-            finished = [i for i, j in running.items() if j.done()]
-            for i in finished:
-                job = running.pop(i)
+                    jobs = [(tuple(c), executor.submit(_jobs, fn, [items[i] for i in c], expected, files))
+                            for c in batch]
+                running.update(jobs)
+            finished = [c for c, job in running.items() if job.done()]
+            for chunk in finished:
+                job = running.pop(chunk)
                 try:
-                    results[i] = job.result()
+                    outcomes = job.result()
                 except Exception as err:  # FailedJobError (the job's exception), UncompletedJobError (killed)
-                    failures[items[i]] = _submitit_message(err)
-                else:
-                    if on_result:
-                        on_result(items[i], results[i])
-                bar.update()
+                    outcomes = [(False, _submitit_message(err))] * len(chunk)
+                for i, (ok, value) in zip(chunk, outcomes, strict=True):
+                    if ok:
+                        results[i] = value
+                        if on_result:
+                            on_result(items[i], value)
+                    else:
+                        failures[items[i]] = value
+                bar.update(len(chunk))
             if not finished:
-                time.sleep(0.5)
+                time.sleep(0.2)
         bar.close()
         if failures:
             raise JobsFailed(self.name, failures, len(items))

@@ -145,7 +145,7 @@ class MeasuredEvidence(_Tasks):
 
     def __init__(self, measure=None, data=None, seeds=None, scale="32px", workers=None, timings=None,
                  device="cpu", cases=None, shown=contextlib.nullcontext, record=None, stored=None, sample=None,
-                 engine=None, runs=None):
+                 engine=None, run_store=None):
         if measure is None:
             from repro.profile import profile
 
@@ -170,7 +170,7 @@ class MeasuredEvidence(_Tasks):
         self.stored, self.sample = stored, sample
         # where the runs are made (repro/engines.py; None: this machine's pool), and where finished ones are
         # kept (repro/runstore.py; None: nowhere, every run is made)
-        self.engine, self.runs = engine, runs
+        self.engine, self.run_store = engine, run_store
         self._views = {}
 
     def at(self, scale: str) -> MeasuredEvidence:
@@ -181,7 +181,7 @@ class MeasuredEvidence(_Tasks):
         if scale not in self._views:
             view = MeasuredEvidence(self._measure, self.data, self.seeds, scale, self.workers, self._timings,
                                     self.device, self.cases, self.shown, self.record, self.stored, self.sample,
-                                    self.engine, self.runs)
+                                    self.engine, self.run_store)
             view._all, view._runs = self._all, self._runs  # one set of runs, every scale
             self._views[scale] = view
         return self._views[scale]
@@ -257,7 +257,7 @@ class MeasuredEvidence(_Tasks):
                      for c in accuracy_cases(data=self.data) if self.cases is None or c.key in self.cases
                      for seed in seeds_of(c.method, self.seeds)]
         with self.shown():
-            return run_all(specs, self.workers, engine=self.engine, store=self.runs)
+            return run_all(specs, self.workers, engine=self.engine, store=self.run_store)
 
     @functools.cache  # noqa: B019
     def _runs(self):

@@ -47,6 +47,9 @@ def pytest_addoption(parser):
                     help="--executor slurm: the time limit of one job, in minutes")
     group.addoption("--slurm-cpus-per-task", type=int, default=1,
                     help="--executor slurm: CPUs per job (a run uses one thread; more only buys memory bandwidth)")
+    group.addoption("--slurm-runs-per-job", type=int, default=engines.SlurmOptions.runs_per_job,
+                    help="--executor slurm: runs in one job (a job's Python start is paid once for them; 1: a job "
+                         "per run, so that a lost node loses one run)")
     group.addoption("--slurm-folder", default=None,
                     help="--executor slurm: submitit's folder, on a disk every node mounts (default: beside the "
                          "base-model cache)")
@@ -57,5 +60,6 @@ def pytest_addoption(parser):
 def engine_from(config):
     """The engine and the run store the options name (the CLI makes the same from its own)."""
     slurm = engines.SlurmOptions(config.getoption("--slurm-partition"), config.getoption("--slurm-time-min"),
-                                 config.getoption("--slurm-cpus-per-task"), config.getoption("--slurm-folder"))
+                                 config.getoption("--slurm-cpus-per-task"), config.getoption("--slurm-folder"),
+                                 config.getoption("--slurm-runs-per-job"))
     return engines.make(config.getoption("--executor"), slurm=slurm)

@@ -51,10 +51,10 @@ def pretrain_all(needed: list, workers: int | None = None, engine=None) -> dict[
     announce_pretraining(needed, max(1, min(engine.workers or default_workers(), len(needed)))
                          if isinstance(engine, Local) else len(needed))
     if engine.ships_files:
-        files = dict(engine.map(_base_model_file, needed))
+        files = dict(engine.map(_base_model_file, needed, per_job=1))
         install(files)  # this machine's cache too: what reads a base model here finds it
         return files
-    engine.map(_base_model, needed)
+    engine.map(_base_model, needed, per_job=1)  # side by side: one job each
     return {}
 
 

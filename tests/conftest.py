@@ -301,7 +301,7 @@ def evidence(measure, timings, pytestconfig, request):
                             cases=selected_accuracy_cases(request.session.items, deciding),
                             shown=lambda: uncaptured(pytestconfig),
                             record=pytestconfig.stash[STORE].keep, stored=stored, sample=sample,
-                            engine=pytestconfig.stash[ENGINE], runs=pytestconfig.stash[RUNS])
+                            engine=pytestconfig.stash[ENGINE], run_store=pytestconfig.stash[RUNS])
 
 
 @contextlib.contextmanager

@@ -218,7 +218,7 @@ def _dies_once(item):
 @cluster
 def test_ray_fails_a_job_that_dies_twice_and_keeps_the_rest(ray_engine):
     got = {}
-    with pytest.raises(engines.JobsFailed, match="1 of 4 jobs failed on ray") as err:
+    with pytest.raises(engines.JobsFailed, match="1 of 4 failed on ray") as err:
         ray_engine.map(dies_at, [1, 2, 3, 4], on_result=got.__setitem__)
     assert got == {1: 2, 2: 4, 4: 8} and "3:" in str(err.value)
 
@@ -232,9 +232,11 @@ def test_a_ray_worker_with_other_kernels_than_the_runs_need_refuses(ray_engine, 
 
 @pytest.fixture
 def submitit_engine(tmp_path, monkeypatch):
+    """submitit's local executor, 2 jobs at a time, one item a job (runs_per_job=1)."""
     pytest.importorskip("submitit")
     monkeypatch.setenv("PYTHONPATH", os.path.dirname(__file__), prepend=os.pathsep)  # this module's toy jobs
-    return engines.make("slurm:local", workers=2, slurm=engines.SlurmOptions(folder=str(tmp_path / "submitit")))
+    return engines.make("slurm:local", workers=2,
+                        slurm=engines.SlurmOptions(folder=str(tmp_path / "submitit"), runs_per_job=1))
 
 
 @cluster
@@ -248,9 +250,26 @@ def test_submitit_makes_the_local_pools_records(submitit_engine, monkeypatch, tm
 @cluster
 def test_a_killed_submitit_job_fails_alone_and_the_others_are_kept(submitit_engine):
     got = {}
-    with pytest.raises(engines.JobsFailed, match="1 of 4 jobs failed on submitit") as err:
+    with pytest.raises(engines.JobsFailed, match="1 of 4 failed on submitit") as err:
         submitit_engine.map(dies_at, [1, 2, 3, 4], on_result=got.__setitem__)
     assert got == {1: 2, 2: 4, 4: 8} and "3:" in str(err.value)
+
+
+@cluster
+def test_several_runs_in_one_submitit_job_fail_one_by_one(tmp_path, monkeypatch):
+    """Jobs of several runs (the default on Slurm: a job's start is paid once for them): one run's error
+    fails that run alone; a job that dies fails the runs it held, and no other."""
+    pytest.importorskip("submitit")
+    monkeypatch.setenv("PYTHONPATH", os.path.dirname(__file__), prepend=os.pathsep)
+    engine = engines.make("slurm:local", workers=2,
+                          slurm=engines.SlurmOptions(folder=str(tmp_path / "submitit"), runs_per_job=2))
+    with pytest.raises(engines.JobsFailed, match="1 of 4 failed") as err:
+        engine.map(refuses_three, [1, 2, 3, 4])
+    assert "three is not a rank" in str(err.value)
+    got = {}
+    with pytest.raises(engines.JobsFailed, match="2 of 4 failed") as err:
+        engine.map(dies_at, [1, 2, 3, 4], on_result=got.__setitem__)  # 3 and 4 share a job
+    assert got == {1: 2, 2: 4} and set(err.value.failures) == {3, 4}
 
 
 @cluster

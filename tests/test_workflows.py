@@ -192,6 +192,14 @@ def test_the_jetson_job_runs_only_where_a_maintainer_enabled_it_and_records_a_fi
     assert compare and "--update-baselines" not in compare[0]["run"]
 
 
+def test_the_cluster_engines_run_in_a_job_and_a_tox_env_of_their_own(ci):
+    job = " ".join(steps(ci["jobs"]["cluster"]))
+    assert "'.[test,cluster]'" in job and "python -m pytest -m cluster" in job
+    assert "for executor in ray slurm:local" in job and '--executor "$executor"' in job and "--remeasure all" in job
+    tox = (WORKFLOWS.parents[1] / "tox.ini").read_text()
+    assert "[testenv:cluster]" in tox and "python -m pytest -m cluster" in tox
+
+
 def test_ci_has_a_lint_job_and_a_floor_job():
     jobs = load("ci.yml")["jobs"]
     assert any("actionlint" in r for r in steps(jobs["lint"]))
