@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import re
 import sys
 import warnings
 from pathlib import Path
@@ -26,6 +25,7 @@ from tabulate import tabulate
 
 from repro import engines
 from repro.data import BENCHMARKS, DATA_ROOT_ENV, SCENARIOS, DataSpec
+from repro.files import slug
 from repro.flops import CONVENTIONS
 from repro.glyphs import TASKS
 from repro.grid import ACCURACY_MODELS, RANKS
@@ -161,7 +161,7 @@ def cmd_sweep(args) -> int:
     print(f"\nbreak-even ranks: the smallest rank at which each method's {sweep.model} update costs as much as "
           f"FFT's (r8: it saves nothing from rank 8 on; 'none up to rN': it saves at every rank swept)")
     print(tabulate(break_even(sweep, costs), headers=BREAK_EVEN_HEADERS))
-    out = Path(args.out or f"reports/sweep-{re.sub(r'[^A-Za-z0-9_.-]', '_', args.model)}")
+    out = Path(args.out or f"reports/sweep-{slug(args.model)}")
     print(f"written: {write(sweep, costs, failed, out)}, {out / 'index.html'}")
     return 0
 

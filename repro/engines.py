@@ -60,10 +60,15 @@ def _describe(item) -> str:
     return f"{key} seed {seed}" if key and seed is not None else str(item)
 
 
+def cores() -> int:
+    """The cores this process may run on (its affinity, which a container or taskset narrows)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def default_workers() -> int:
     value = os.environ.get(WORKERS_ENV)
     if value is None:
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return cores()
     if not value.isdigit() or int(value) < 1:
         raise ValueError(f"${WORKERS_ENV} must be a positive integer, got {value!r}")
     return int(value)

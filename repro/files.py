@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
+
+
+def slug(name: str) -> str:
+    """`name` as part of a file name: a model named `package.module:factory` included."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
 def write_atomic(path: Path, write, mode: int = 0o644) -> None:

@@ -15,7 +15,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
 import time
 import warnings
 from pathlib import Path
@@ -28,7 +27,7 @@ from filelock import FileLock
 from repro import glyphs
 from repro.data import DataSpec, source_task
 from repro.determinism import deterministic, seeded
-from repro.files import write_atomic
+from repro.files import slug, write_atomic
 from repro.kernels import kernel_set
 from repro.loops import evaluate, reestimate_bn_stats, train_steps
 from repro.models import build_model
@@ -101,7 +100,7 @@ def base_model_path(model: str, data: DataSpec = DataSpec(), recipe: Recipe = Re
                     cache: Path | None = None) -> Path:
     """Where `model`'s base model for `data` and `recipe` is cached (it may not be there yet)."""
     key = cache_key(model, data, recipe)
-    return (cache or cache_dir()) / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', model)}-{key}.pt"  # module:factory too
+    return (cache or cache_dir()) / f"{slug(model)}-{key}.pt"
 
 
 def base_model(model: str, data: DataSpec = DataSpec(), recipe: Recipe = Recipe(), progress: bool = True,

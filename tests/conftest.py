@@ -16,7 +16,7 @@ from tabulate import tabulate
 from repro import baselines as bl
 from repro import remeasure, report, verdicts
 from repro.data import DataSpec, data_root
-from repro.engines import RUNS_DIR_ENV
+from repro.engines import RUNS_DIR_ENV, cores
 from repro.evidence import RECORD_GROUPS, MeasuredEvidence, MissingRecord, RecordedEvidence
 from repro.files import write_text
 from repro.profile import check_device, environment, profile
@@ -114,7 +114,7 @@ class BaselineStore:
 def pytest_configure(config):
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
     if workers:  # xdist: share the cores, since oversubscribed OpenMP threads spin and slow everyone 10x
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
+        torch.set_num_threads(max(1, cores() // int(workers)))
     try:
         config.stash[STORE] = BaselineStore(config)
     except bl.BaselineError as err:  # e.g. a $REPRO_PLATFORM that is a path: one line, before anything runs
