@@ -55,6 +55,32 @@ class JobsFailed(RuntimeError):
                          f"finished{'; ' + note if note else ''}:{lines}")
 
 
+class _Gather:
+    """What comes back from an engine's jobs: each value in its item's place, handed to `on_result` as it
+    arrives; each failure with the engine's message; JobsFailed once every job has ended."""
+
+    def __init__(self, engine: str, items: list, desc: str | None, on_result):
+        self.engine, self.items, self.on_result = engine, items, on_result
+        self.results, self.failures = {}, {}
+        self.bar = tqdm(total=len(items), desc=desc, disable=desc is None)
+
+    def ok(self, i: int, value) -> None:
+        self.results[i] = value
+        if self.on_result:
+            self.on_result(self.items[i], value)
+        self.bar.update()
+
+    def fail(self, i: int, message: str) -> None:
+        self.failures[self.items[i]] = message
+        self.bar.update()
+
+    def values(self, cause: BaseException | None = None) -> list:
+        self.bar.close()
+        if self.failures:
+            raise JobsFailed(self.engine, self.failures, len(self.items)) from cause
+        return [self.results[i] for i in range(len(self.items))]
+
+
 def _describe(item) -> str:
     key, seed = getattr(item, "key", None), getattr(item, "seed", None)
     return f"{key} seed {seed}" if key and seed is not None else str(item)
@@ -63,6 +89,11 @@ def _describe(item) -> str:
 def cores() -> int:
     """The cores this process may run on (its affinity, which a container or taskset narrows)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def lanes(workers: int | None, n: int) -> int:
+    """How many of `n` jobs run at once on this machine: `workers` (None: default_workers), at most n."""
+    return max(1, min(workers or default_workers(), n))
 
 
 def default_workers() -> int:
@@ -159,36 +190,29 @@ class Local:
     def __init__(self, workers: int | None = None):
         self.workers = workers
 
+    def at_once(self, n: int) -> int:
+        return lanes(self.workers, n)
+
     def map(self, fn, items, desc=None, on_result=None, files=None, per_job=None) -> list:
         items = list(items)
-        workers = max(1, min(self.workers or default_workers(), len(items)))
-        bar = tqdm(total=len(items), desc=f"{desc} ({workers} workers)", disable=desc is None)
-        results, errors = {}, {}
-
-        def done(i, value):
-            results[i] = value
-            if on_result:
-                on_result(items[i], value)
-            bar.update()
-
+        workers = self.at_once(len(items))
+        gather, first = _Gather(self.name, items, f"{desc} ({workers} workers)", on_result), None
         if workers == 1:
             for i, item in enumerate(items):
-                done(i, fn(item))  # here an exception is the item's own: raised as it is
+                gather.ok(i, fn(item))  # here an exception is the item's own: raised as it is
         else:
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
                 futures = [pool.submit(fn, item) for item in items]
                 for i, f in enumerate(futures):
                     try:
-                        done(i, f.result())
+                        gather.ok(i, f.result())
                     except Exception as err:
-                        errors[items[i]] = err
-        bar.close()
-        if errors:
-            first = next(iter(errors.values()))
-            if len(errors) == 1 and not _died(first):
-                raise first  # one run's own error (an impossible rank, a refused pin): as the run raised it
-            raise JobsFailed(self.name, {k: _first_line(e) for k, e in errors.items()}, len(items)) from first
-        return [results[i] for i in range(len(items))]
+                        first = first or err
+                        gather.fail(i, _first_line(err))
+        if len(gather.failures) == 1 and not _died(first):
+            gather.bar.close()
+            raise first  # one run's own error (an impossible rank, a refused pin): as the run raised it
+        return gather.values(cause=first)
 
     def close(self) -> None:
         pass
@@ -229,6 +253,9 @@ class Ray:
         ray.init(address=self.address, **kwargs)
         self.started = True
 
+    def at_once(self, n: int) -> int:
+        return lanes(self.workers, n) if self.address is None else n  # a cluster: as many as it has CPUs
+
     def map(self, fn, items, desc=None, on_result=None, files=None, per_job=None) -> list:
         items = list(items)
         if not items:  # nothing to make: no instance to start
@@ -241,23 +268,17 @@ class Ray:
         refs = [job.remote(fn, item, expected, shared) for item in items]
         index = {ref: i for i, ref in enumerate(refs)}
         cpus = int(ray.cluster_resources().get("CPU", 0))
-        bar = tqdm(total=len(items), desc=f"{desc} (ray, {cpus} CPUs)", disable=desc is None)
-        results, failures, pending = {}, {}, list(refs)
+        gather, pending = _Gather(self.name, items, f"{desc} (ray, {cpus} CPUs)", on_result), list(refs)
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
             i = index[ready[0]]
             try:
-                results[i] = ray.get(ready[0])
+                value = ray.get(ready[0])
             except Exception as err:  # RayTaskError (the job's), WorkerCrashedError, NodeDiedError, OutOfMemoryError
-                failures[items[i]] = _ray_message(err)
+                gather.fail(i, _ray_message(err))
             else:
-                if on_result:
-                    on_result(items[i], results[i])
-            bar.update()
-        bar.close()
-        if failures:
-            raise JobsFailed(self.name, failures, len(items))
-        return [results[i] for i in range(len(items))]
+                gather.ok(i, value)
+        return gather.values()
 
     def close(self) -> None:
         if self.started:
@@ -282,6 +303,9 @@ class Submitit:
         self.name = "slurm" if cluster == "slurm" else "submitit (local)"
         self.submitit = _import("submitit", "slurm")
 
+    def at_once(self, n: int) -> int:
+        return n if self.cluster == "slurm" else lanes(self.workers, n)  # Slurm queues the whole array
+
     def _executor(self):
         from repro.zoo import cache_dir
 
@@ -292,10 +316,11 @@ class Submitit:
         params = {"timeout_min": self.options.time_min, "cpus_per_task": self.options.cpus_per_task,
                   "name": "peft-edge-repro"}
         if self.cluster == "slurm":
-            params.update(slurm_setup=setup, slurm_partition=self.options.partition) if self.options.partition \
-                else params.update(slurm_setup=setup)
+            params["slurm_setup"] = setup
+            if self.options.partition:
+                params["slurm_partition"] = self.options.partition
         else:
-            params.update(local_setup=setup)
+            params["local_setup"] = setup
         executor.update_parameters(**params)
         return executor
 
@@ -305,14 +330,11 @@ class Submitit:
             return []
         executor, expected = self._executor(), expected_settings()
         size = max(1, per_job or self.options.runs_per_job)
-        if self.cluster != "slurm":  # here: never fewer jobs than workers
-            size = min(size, -(-len(items) // (self.workers or default_workers())))
+        size = min(size, -(-len(items) // self.at_once(len(items))))  # never fewer jobs than run at once
         chunks = [list(range(i, min(i + size, len(items)))) for i in range(0, len(items), size)]
-        # Slurm queues the whole array; here at most `workers` processes at a time, as the local pool
-        limit = len(chunks) if self.cluster == "slurm" else max(1, min(self.workers or default_workers(), len(chunks)))
-        bar = tqdm(total=len(items), desc=f"{desc} ({self.name}, {len(chunks)} jobs, {limit} at a time)",
-                   disable=desc is None)
-        results, failures, queue, running = {}, {}, list(chunks), {}
+        limit = self.at_once(len(chunks))
+        gather = _Gather(self.name, items, f"{desc} ({self.name}, {len(chunks)} jobs, {limit} at a time)", on_result)
+        queue, running = list(chunks), {}
         while queue or running:
             if queue and len(running) < limit:
                 batch = [queue.pop(0) for _ in range(min(limit - len(running), len(queue)))]
@@ -329,18 +351,12 @@ class Submitit:
                     outcomes = [(False, _submitit_message(err))] * len(chunk)
                 for i, (ok, value) in zip(chunk, outcomes, strict=True):
                     if ok:
-                        results[i] = value
-                        if on_result:
-                            on_result(items[i], value)
+                        gather.ok(i, value)
                     else:
-                        failures[items[i]] = value
-                bar.update(len(chunk))
+                        gather.fail(i, value)
             if not finished:
                 time.sleep(0.2)
-        bar.close()
-        if failures:
-            raise JobsFailed(self.name, failures, len(items))
-        return [results[i] for i in range(len(items))]
+        return gather.values()
 
     def close(self) -> None:
         pass

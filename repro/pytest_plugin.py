@@ -45,7 +45,7 @@ def pytest_addoption(parser):
     group.addoption("--slurm-partition", default=None, help="--executor slurm: the partition (default: the cluster's)")
     group.addoption("--slurm-time-min", type=int, default=engines.SlurmOptions.time_min,
                     help="--executor slurm: the time limit of one job, in minutes")
-    group.addoption("--slurm-cpus-per-task", type=int, default=1,
+    group.addoption("--slurm-cpus-per-task", type=int, default=engines.SlurmOptions.cpus_per_task,
                     help="--executor slurm: CPUs per job (a run uses one thread; more only buys memory bandwidth)")
     group.addoption("--slurm-runs-per-job", type=int, default=engines.SlurmOptions.runs_per_job,
                     help="--executor slurm: runs in one job (a job's Python start is paid once for them; 1: a job "
@@ -58,7 +58,7 @@ def pytest_addoption(parser):
 
 
 def engine_from(config):
-    """The engine and the run store the options name (the CLI makes the same from its own)."""
+    """The engine the options name (--executor and the --slurm-* options)."""
     slurm = engines.SlurmOptions(config.getoption("--slurm-partition"), config.getoption("--slurm-time-min"),
                                  config.getoption("--slurm-cpus-per-task"), config.getoption("--slurm-folder"),
                                  config.getoption("--slurm-runs-per-job"))

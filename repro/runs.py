@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 
-from repro.engines import JobsFailed, Local, default_workers  # noqa: F401 (default_workers: re-exported)
+from repro.engines import JobsFailed, Local
 from repro.training import AdaptResult, AdaptSpec, adapt, bn_stats_only
 from repro.zoo import install
 
@@ -48,8 +48,7 @@ def pretrain_all(needed: list, workers: int | None = None, engine=None) -> dict[
     needed = list(dict.fromkeys(needed))
     if not needed:
         return {}
-    announce_pretraining(needed, max(1, min(engine.workers or default_workers(), len(needed)))
-                         if isinstance(engine, Local) else len(needed))
+    announce_pretraining(needed, engine.at_once(len(needed)))
     if engine.ships_files:
         files = dict(engine.map(_base_model_file, needed, per_job=1))
         install(files)  # this machine's cache too: what reads a base model here finds it
