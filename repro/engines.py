@@ -59,10 +59,10 @@ class _Gather:
     """What comes back from an engine's jobs: each value in its item's place, handed to `on_result` as it
     arrives; each failure with the engine's message; JobsFailed once every job has ended."""
 
-    def __init__(self, engine: str, items: list, desc: str | None, on_result):
+    def __init__(self, engine: str, items: list, desc: str | None, where: str, on_result):
         self.engine, self.items, self.on_result = engine, items, on_result
         self.results, self.failures = {}, {}
-        self.bar = tqdm(total=len(items), desc=desc, disable=desc is None)
+        self.bar = tqdm(total=len(items), desc=f"{desc} ({where})", disable=desc is None)  # None: no bar
 
     def ok(self, i: int, value) -> None:
         self.results[i] = value
@@ -196,7 +196,7 @@ class Local:
     def map(self, fn, items, desc=None, on_result=None, files=None, per_job=None) -> list:
         items = list(items)
         workers = self.at_once(len(items))
-        gather, first = _Gather(self.name, items, f"{desc} ({workers} workers)", on_result), None
+        gather, first = _Gather(self.name, items, desc, f"{workers} workers", on_result), None
         if workers == 1:
             for i, item in enumerate(items):
                 gather.ok(i, fn(item))  # here an exception is the item's own: raised as it is
@@ -268,7 +268,7 @@ class Ray:
         refs = [job.remote(fn, item, expected, shared) for item in items]
         index = {ref: i for i, ref in enumerate(refs)}
         cpus = int(ray.cluster_resources().get("CPU", 0))
-        gather, pending = _Gather(self.name, items, f"{desc} (ray, {cpus} CPUs)", on_result), list(refs)
+        gather, pending = _Gather(self.name, items, desc, f"ray, {cpus} CPUs", on_result), list(refs)
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
             i = index[ready[0]]
@@ -333,7 +333,7 @@ class Submitit:
         size = min(size, -(-len(items) // self.at_once(len(items))))  # never fewer jobs than run at once
         chunks = [list(range(i, min(i + size, len(items)))) for i in range(0, len(items), size)]
         limit = self.at_once(len(chunks))
-        gather = _Gather(self.name, items, f"{desc} ({self.name}, {len(chunks)} jobs, {limit} at a time)", on_result)
+        gather = _Gather(self.name, items, desc, f"{self.name}, {len(chunks)} jobs, {limit} at a time", on_result)
         queue, running = list(chunks), {}
         while queue or running:
             if queue and len(running) < limit:
