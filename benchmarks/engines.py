@@ -33,7 +33,7 @@ def cpu_name() -> str:
 
 def imports(_):
     """What a worker does before its first run: torch, peft and the suite."""
-    import repro.runs  # noqa: F401
+    import repro.learn.runs  # noqa: F401
 
     return 0
 
@@ -41,10 +41,10 @@ def imports(_):
 def main() -> int:
     from tabulate import tabulate
 
-    from repro import engines
-    from repro.grid import accuracy_run
-    from repro.runs import run_all, run_one
-    from repro.specs import DataSpec
+    from repro.case.grid import accuracy_run
+    from repro.case.specs import DataSpec
+    from repro.learn import engines
+    from repro.learn.runs import run_all, run_one
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=6)

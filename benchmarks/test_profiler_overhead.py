@@ -15,10 +15,10 @@ these machines are shared and noisy.
 
 import pytest
 
-from repro.fake import AnalyticMode, to_fake
-from repro.flops import count_step_flops
-from repro.memory import track_memory
-from repro.profile import CaseSpec, build_case, profiled_update, step_phases
+from repro.measure.fake import AnalyticMode, to_fake
+from repro.measure.flops import count_step_flops
+from repro.measure.memory import track_memory
+from repro.measure.profile import CaseSpec, build_case, profiled_update, step_phases
 
 CASES = {
     "mobilenet_v2-lora-r8-b8": CaseSpec("mobilenet_v2", "lora", 8, batch=8),

@@ -8,10 +8,10 @@ Seconds are recorded and compared between commits by pytest-benchmark, never ass
 
 import pytest
 
-from repro.methods import PAPER_METHODS as METHODS
-from repro.methods import RANKED
-from repro.models import PAPER_MODELS as MODELS
-from repro.profile import CaseSpec, build_case, profile, step_phases
+from repro.case.methods import PAPER_METHODS as METHODS
+from repro.case.methods import RANKED
+from repro.case.models import PAPER_MODELS as MODELS
+from repro.measure.profile import CaseSpec, build_case, profile, step_phases
 
 
 def spec(model, method):

@@ -1,4 +1,4 @@
-"""python -m repro {list,profile,pretrain,adapt,calibrate,sweep,report,verdicts} ... (repro/cli.py)
+"""python -m repro {list,profile,pretrain,adapt,calibrate,sweep,report,verdicts} ... (repro/show/cli.py)
 
 `verdicts` reads stored records only, so it is dispatched before anything imports torch: the claims
 table of any stored run then comes back in about a second.
@@ -12,10 +12,10 @@ import sys
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["verdicts"]:
-        from repro.verdicts import main as verdicts
+        from repro.verify.verdicts import main as verdicts
 
         return verdicts(argv[1:])
-    from repro.cli import main as cli
+    from repro.show.cli import main as cli
 
     return cli(argv)
 

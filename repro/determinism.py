@@ -39,7 +39,7 @@ def deterministic(threads: int = 1):
     The thread count is part of the result: MobileNetV2 FFT on the unseen digits ended at 78.7% with 2
     threads and 92.7% with 1 (the reduction order changes, and 100 steps amplify it). One thread is
     the count every machine has, so a run gives the same numbers on a 2-core laptop and a 64-core
-    server; more cores run more runs at once (repro/runs.py) instead of splitting one.
+    server; more cores run more runs at once (repro/learn/runs.py) instead of splitting one.
     """
     require_pinned()  # every trained number passes here: the kernels must be the records' (repro/kernels.py)
     saved = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()

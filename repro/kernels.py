@@ -24,7 +24,7 @@ pinned any more, and refuses to train (`require_pinned`) instead of training oth
                         (baselines/<platform>/accuracy-<benchmark>-<capability>.json)
 
 Only trained numbers need the pin: costs are counted, not computed, and step times are read with the
-CPU's own kernels in a process of their own (repro/timing.py), since they stand for a user's training.
+CPU's own kernels in a process of their own (repro/measure/timing.py), since they stand for a user's training.
 """
 
 from __future__ import annotations

@@ -8,14 +8,14 @@ again and held to its record to the last digit; under --remeasure all, every cas
 
 import pytest
 
-from repro import baselines as bl
-from repro.grid import accuracy_cases, seeds_of
+from repro.case.grid import accuracy_cases, seeds_of
+from repro.verify import baselines as bl
 
 
 def pytest_generate_tests(metafunc):
-    from conftest import accuracy_data, sample_keys
+    from repro.show.pytest_plugin import accuracy_data, sample_keys
 
-    # all the runs are made at once, in parallel (repro/runs.py), and shared with the accuracy claims
+    # all the runs are made at once, in parallel (repro/learn/runs.py), and shared with the accuracy claims
     data, sample = accuracy_data(metafunc.config), sample_keys(metafunc.config)
     metafunc.parametrize("model, method, scenario", [
         pytest.param(spec.model, spec.method, spec.scenario, id=spec.key,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from repro import baselines as bl
+from repro.verify import baselines as bl
 
 CASES = {"resnet18-fft": {"flops.exact.total": 1000, "memory.peak.simultaneous": 2048, "params.total": 10},
          "resnet18-lora-r8-shift-hard": {"accuracy.n": 5, "accuracy.after.mean": 0.91, "accuracy.after.sd": 0.02}}

@@ -3,12 +3,11 @@ numbers meet it and no where one number does not, and the glyph runs follow thei
 
 import pytest
 
-from repro import calibration
-from repro.calibration import calibrate
-from repro.data import GLYPHS
-from repro.grid import accuracy_run
-from repro.specs import DataSpec, Recipe
-from repro.training import AdaptResult
+from repro.case.grid import accuracy_run
+from repro.case.specs import GLYPHS, DataSpec, Recipe
+from repro.learn import calibration
+from repro.learn.calibration import calibrate
+from repro.learn.training import AdaptResult
 
 SEEDS = (0, 1, 2)
 # model -> task -> (FFT at half the steps, FFT after, head-only after): every criterion met
@@ -84,9 +83,9 @@ def test_calibration_runs_the_reference_methods_on_the_glyphs_and_nothing_else(m
 
 def test_the_glyph_grid_runs_the_calibrated_cells_and_the_digits_every_task():
     """The calibration measures every task; the grid and the claims then read only the cells that met
-    its criteria (repro/protocol.py GLYPH_CELLS), and the digits and real data every task."""
-    from repro.grid import accuracy_cases
-    from repro.protocol import GLYPH_CELLS
+    its criteria (repro/case/protocol.py GLYPH_CELLS), and the digits and real data every task."""
+    from repro.case.grid import accuracy_cases
+    from repro.case.protocol import GLYPH_CELLS
 
     glyph_cells = {(s.model, s.scenario) for s in accuracy_cases(data=GLYPHS)}
     assert glyph_cells == {(m, t) for m, tasks in GLYPH_CELLS.items() for t in tasks}

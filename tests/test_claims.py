@@ -5,8 +5,8 @@ import copy
 
 import pytest
 
-from repro.claims import BANDS, CLAIMS, FINDINGS, claim_cases, claim_id
-from repro.data import GLYPHS
+from repro.case.specs import GLYPHS
+from repro.verify.claims import BANDS, CLAIMS, FINDINGS, claim_cases, claim_id
 
 STEPS = (*GLYPHS.protocol.checkpoints, GLYPHS.protocol.steps)  # the readings of a glyph run
 
@@ -144,9 +144,9 @@ def test_an_interval_across_the_band_edge_is_inconclusive():
 
 
 def test_claims_read_only_the_cells_their_protocol_reads():
-    """A cell outside the calibrated ones (repro/protocol.py) moves no verdict; a claim with no cell of
+    """A cell outside the calibrated ones (repro/case/protocol.py) moves no verdict; a claim with no cell of
     its kind to read is inconclusive, never a pass."""
-    from repro.protocol import GLYPH_CELLS
+    from repro.case.protocol import GLYPH_CELLS
 
     check = {c.id: c.check for c in CLAIMS}
     bad_cell = accs(galore__mobilenet_v2__unseen_hard=0.5)  # MobileNetV2 unseen-hard missed its calibration
@@ -159,7 +159,7 @@ def test_claims_read_only_the_cells_their_protocol_reads():
 
 
 def test_steps_to_reach_interpolates_and_says_never():
-    from repro.claims import steps_to_reach
+    from repro.verify.claims import steps_to_reach
 
     curve = {0: 0.1, 25: 0.5, 50: 0.7, 100: 0.8}
     assert steps_to_reach(curve, 0.6) == 37.5
@@ -168,7 +168,7 @@ def test_steps_to_reach_interpolates_and_says_never():
 
 
 def test_evidence_at_a_scale_is_one_object_sharing_its_measurements():
-    from repro.evidence import MeasuredEvidence
+    from repro.verify.evidence import MeasuredEvidence
 
     evidence = MeasuredEvidence(measure=lambda spec: spec)
     assert evidence.at("32px") is evidence  # accuracy runs are cached per object: never a copy
@@ -181,13 +181,13 @@ def test_evidence_at_a_scale_is_one_object_sharing_its_measurements():
 
 def records_of(fake, data) -> dict:
     """What a claims run would store for `fake`: every record a claim reads, in the flat form."""
-    from repro import baselines as bl
-    from repro.claims import MOBILENETS, RANKS
-    from repro.evidence import INPUTS_GROUP, adapter_spec
-    from repro.grid import ACCURACY_MODELS, CLAIM_INPUT_COSTS, TIME_CASES, accuracy_run
-    from repro.methods import PAPER_METHODS, RANKED
-    from repro.models import PAPER_MODELS
-    from repro.specs import CaseSpec
+    from repro.case.grid import ACCURACY_MODELS, CLAIM_INPUT_COSTS, TIME_CASES, accuracy_run
+    from repro.case.methods import PAPER_METHODS, RANKED
+    from repro.case.models import PAPER_MODELS
+    from repro.case.specs import CaseSpec
+    from repro.verify import baselines as bl
+    from repro.verify.claims import MOBILENETS, RANKS
+    from repro.verify.evidence import INPUTS_GROUP, adapter_spec
 
     costs = {CaseSpec(m, meth, r).key: fake.cost(m, meth, r) for m in PAPER_MODELS for meth in PAPER_METHODS
              for r in (RANKS if meth in RANKED else (None,))}
@@ -207,8 +207,8 @@ def records_of(fake, data) -> dict:
 def test_every_verdict_re_derives_from_the_stored_records(claim, convention):
     """What a claims run stores (flat metrics; per accuracy case mean, sd and each seed's value) is
     enough to give the same verdicts again, with no model built: a reader can check any of them."""
-    from repro.data import GLYPHS
-    from repro.evidence import RecordedEvidence
+    from repro.case.specs import GLYPHS
+    from repro.verify.evidence import RecordedEvidence
 
     for shared in (*SYNTHETIC[claim.id], Noisy(acc=accs(galore__resnet18__unseen_hard=0.86))):
         # the recorded glyph evidence reads the calibrated cells only; a copy, since SYNTHETIC is shared
@@ -247,7 +247,7 @@ class WideTimes(Fake):
 
 @pytest.mark.parametrize("claim_id_", ["B", "D", "E"])
 def test_a_time_interval_across_the_band_edge_is_inconclusive(claim_id_):
-    from repro.claims import TIME
+    from repro.verify.claims import TIME
 
     claim = next(c for c in CLAIMS if c.id == claim_id_)
     verdict = claim.check(WideTimes(**SYNTHETIC[claim_id_][0].__dict__), TIME)

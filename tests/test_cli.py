@@ -7,9 +7,9 @@ import sys
 import pytest
 
 from repro.__main__ import main
-from repro.grid import UNIT_PAIRS
-from repro.methods import METHODS, PAPER_METHODS, RANKED
-from repro.models import MODELS, PAPER_MODELS
+from repro.case.grid import UNIT_PAIRS
+from repro.case.methods import METHODS, PAPER_METHODS, RANKED
+from repro.case.models import MODELS, PAPER_MODELS
 
 KEYS = ["params.trainable", "params.total"]
 KEYS += [f"flops.{c}.{p}" for c in ("exact", "paper") for p in ("forward", "backward", "optimizer", "total")]

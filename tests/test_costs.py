@@ -9,9 +9,7 @@ import dataclasses
 
 import pytest
 
-from repro.baselines import cost_metrics
-from repro.evidence import INPUTS_GROUP, TIME_GROUPS, adapter_spec, depthwise_adapters
-from repro.grid import (
+from repro.case.grid import (
     ADAPTER_CASES,
     CLAIM_INPUT_COSTS,
     SMOKE_BEYOND,
@@ -22,13 +20,15 @@ from repro.grid import (
     full_only,
     paper_scale_cases,
 )
-from repro.timing import ROUNDS
+from repro.measure.timing import ROUNDS
+from repro.verify.baselines import cost_metrics
+from repro.verify.evidence import INPUTS_GROUP, TIME_GROUPS, adapter_spec, depthwise_adapters
 
 SMOKE_PAPER_SCALE = paper_scale_cases(batches=(8,), models=("mobilenet_v2",), methods=("lora",), ranks=(8,))
 
 
 def grid(cases, smoke, mark=pytest.mark.paper_claims):
-    """Each case a param; `full` marks those only --remeasure all measures (repro/grid.py full_only)."""
+    """Each case a param; `full` marks those only --remeasure all measures (repro/case/grid.py full_only)."""
     return [pytest.param(spec, id=spec.key, marks=[mark, *([pytest.mark.smoke] if spec in smoke else []),
                                                    *([pytest.mark.full] if full_only(spec) else [])])
             for spec in cases]

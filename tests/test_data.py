@@ -3,8 +3,10 @@
 import pytest
 import torch
 
-from repro.corruptions import CORRUPTIONS, corrupt
-from repro.data import DataSpec, digits, scenario_task, source_task
+from repro.case.specs import DataSpec
+from repro.learn.data import scenario_task, source_task
+from repro.learn.data.corruptions import CORRUPTIONS, corrupt
+from repro.learn.data.digits import digits
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from repro.profile import CaseSpec, profile
-from repro.training import AdaptSpec, adapt
-from repro.zoo import Recipe
+from repro.learn.training import AdaptSpec, adapt
+from repro.learn.zoo import Recipe
+from repro.measure.profile import CaseSpec, profile
 
 # One epoch: the pretraining draws from the RNG as the default recipe does, in seconds instead of a minute.
 QUICK = Recipe(epochs=1, batch=128)

@@ -1,5 +1,5 @@
-"""The engines runs go to (repro/engines.py) and the finished runs kept between invocations
-(repro/runstore.py). Tests marked `cluster` need the extra (pip install -e '.[cluster]') and run in CI's
+"""The engines runs go to (repro/learn/engines.py) and the finished runs kept between invocations
+(repro/learn/runstore.py). Tests marked `cluster` need the extra (pip install -e '.[cluster]') and run in CI's
 cluster job and `tox -e cluster`: Ray on a local 2-CPU instance, submitit's local executor."""
 
 import dataclasses
@@ -13,11 +13,11 @@ import time
 import pytest
 import torch
 
-from repro import engines
-from repro.runs import run_all
-from repro.runstore import RunStore
-from repro.training import AdaptSpec, adapt
-from repro.zoo import Recipe, base_model
+from repro.learn import engines
+from repro.learn.runs import run_all
+from repro.learn.runstore import RunStore
+from repro.learn.training import AdaptSpec, adapt
+from repro.learn.zoo import Recipe, base_model
 
 QUICK = Recipe(epochs=1, batch=128)
 SPEC = AdaptSpec("mobilenet_v2", "lora", 4, "unseen", steps=6, batch=16, recipe=QUICK, checkpoints=(3,))
@@ -142,7 +142,7 @@ def test_a_run_killed_mid_way_loses_no_finished_run_and_the_next_invocation_make
 
 
 def test_a_kept_run_is_found_only_by_its_own_spec(monkeypatch, tmp_path):
-    from repro.training import AdaptResult
+    from repro.learn.training import AdaptResult
 
     store = RunStore(tmp_path)
     result = AdaptResult(SPEC, 0.1, 0.5, 3.2, "digits", 2.3, 1.1, ((3, 0.25), (6, 0.5)))
@@ -158,7 +158,7 @@ def test_a_kept_run_is_found_only_by_its_own_spec(monkeypatch, tmp_path):
 
 def test_a_kept_run_is_not_read_by_other_code(monkeypatch, tmp_path):
     """A changed line of repro, or another peft, keys every run anew: old numbers never mix in."""
-    from repro import runstore
+    from repro.learn import runstore
 
     before = runstore.run_id(SPEC)
     runstore._code.cache_clear()
@@ -196,7 +196,7 @@ def test_ray_pretrains_once_ships_the_base_model_and_makes_the_local_pools_recor
     local = [numbers(r) for r in run_all(SPECS[:2], workers=2, progress=False)]
     monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "empty"))  # a miss here and on the workers
     assert [numbers(r) for r in run_all(SPECS[:2], progress=False, engine=ray_engine)] == local
-    from repro.zoo import base_model_path
+    from repro.learn.zoo import base_model_path
 
     assert base_model_path(SPEC.model, SPEC.data, SPEC.recipe).exists()  # pretrained on a worker, sent back
     here, _ = base_model(SPEC.model, SPEC.data, SPEC.recipe, progress=False, cache=tmp_path / "driver")

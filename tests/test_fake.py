@@ -5,10 +5,10 @@ import dataclasses
 import pytest
 import torch
 
-from repro.fake import AnalyticMode
-from repro.grid import UNIT_PAIRS
-from repro.methods import RANKED
-from repro.profile import CaseSpec, profile
+from repro.case.grid import UNIT_PAIRS
+from repro.case.methods import RANKED
+from repro.measure.fake import AnalyticMode
+from repro.measure.profile import CaseSpec, profile
 
 # LoHa and LoKr read a tensor's value in their step, which fake tensors do not have (tested below)
 READS_VALUES = ("loha", "lokr")

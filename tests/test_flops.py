@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from repro.flops import count_step_flops
+from repro.measure.flops import count_step_flops
 
 
 def count(layer, x, input_grad=False):
@@ -61,7 +61,7 @@ def test_depthwise_conv_exact_and_paper():
 
 def test_upstream_counter_still_ignores_groups_in_weight_gradient():
     """Pins torch's behaviour (shared/paper.md section 3). If this fails, torch fixed the
-    depthwise over-count: the `exact` override in repro/flops.py is then redundant."""
+    depthwise over-count: the `exact` override in repro/measure/flops.py is then redundant."""
     conv = nn.Conv2d(32, 32, 3, padding=1, groups=32, bias=False)
     out = conv(torch.randn(2, 32, 16, 16)).sum()
     with FlopCounterMode(display=False) as counter:

@@ -8,8 +8,8 @@ import sys
 import pytest
 import torch
 
-from repro import glyphs
-from repro.data import GLYPHS, DataSpec, scenario_task, source_task
+from repro.case.specs import GLYPHS, DataSpec
+from repro.learn.data import glyphs, scenario_task, source_task
 
 DIGEST = ("import hashlib, torch; from repro import glyphs; torch.set_num_threads({threads}); "
           "x, y = glyphs.split('{task}', 'test', 32, 0); "

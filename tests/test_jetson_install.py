@@ -55,7 +55,7 @@ def test_the_install_keeps_the_device_torch_and_the_suite_imports(tmp_path):
     # nothing of torch's landed in the venv itself
     own = own_site(venv)
     assert not [p.name for p in own.iterdir() if p.name.split("-")[0] in ("torch", "torchvision")]
-    probe = ("import torch, torchvision, repro.memory, repro.profile; "
+    probe = ("import torch, torchvision, repro.measure.memory, repro.measure.profile; "
              "print(torch.__version__, torchvision.__version__, torch.__file__)")
     out = subprocess.run([str(venv / "bin" / "python"), "-c", probe], check=True, capture_output=True, text=True,
                          cwd=tmp_path).stdout.split()

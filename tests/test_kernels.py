@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from repro import kernels
-from repro.engines import Local
+from repro.learn.engines import Local
 
 ROOT = Path(__file__).resolve().parents[1]
 x86_64 = pytest.mark.skipif(platform.machine().lower() not in kernels.PIN_ARCHES, reason="the pin is for x86_64")
@@ -31,7 +31,7 @@ def test_this_test_process_trains_with_the_pinned_kernels():
 
 @x86_64
 def test_a_training_worker_carries_the_pin_into_its_environment():
-    """repro/runs.py's spawned workers (adaptation runs, pretraining) inherit the pin and find it holding."""
+    """repro/learn/runs.py's spawned workers (adaptation runs, pretraining) inherit the pin and find it holding."""
     for worker in Local(2).map(kernels.describe, [0, 1]):
         assert worker["env"] == {**kernels.PIN, "MKL_CBWR": None}
         assert worker["problem"] is None and worker["kernels"] == kernels.PINNED
@@ -101,8 +101,8 @@ def test_step_times_go_to_the_native_worker_where_the_pin_changes_kernels(monkey
     """timed_once's routing, with the worker stood in for by a recorder (the worker itself: above)."""
     from concurrent.futures import Future
 
-    from repro import timing
-    from repro.specs import CaseSpec
+    from repro.case.specs import CaseSpec
+    from repro.measure import timing
 
     sent = []
 
@@ -125,7 +125,7 @@ def test_bitsandbytes_cpu_kernel_notice_is_dropped_and_its_other_warnings_are_no
     """Printed once per training worker, in the middle of the progress bar, on CPUs with AVX-512 BF16."""
     import logging
 
-    import repro.galore  # noqa: F401 (installs the filter where galore-torch is imported)
+    import repro.case.galore  # noqa: F401 (installs the filter where galore-torch is imported)
 
     log = logging.getLogger("bitsandbytes.backends.cpu.ops")
     with caplog.at_level(logging.WARNING):
@@ -141,10 +141,10 @@ def test_a_stored_accuracy_run_is_made_again_to_the_last_digit(method, seed):
     shifted digits, whose base model the default tests pretrain anyway) comes out equal to its record in
     every reading, with no tolerance. Head only is the short one; GaLore's SVD goes through MKL, the one
     library left to pick its kernels by CPU (repro/kernels.py)."""
-    from repro import baselines as bl
-    from repro.grid import accuracy_run
-    from repro.profile import environment
-    from repro.training import adapt
+    from repro.case.grid import accuracy_run
+    from repro.learn.training import adapt
+    from repro.measure.profile import environment
+    from repro.verify import baselines as bl
 
     spec = accuracy_run("resnet18", method, "shift", seed)
     stored_file = bl.load(ROOT / "baselines" / "x86_64-cpu" / "accuracy-digits.json")

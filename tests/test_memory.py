@@ -2,7 +2,7 @@
 
 import pytest
 
-from repro.profile import CaseSpec, build_case
+from repro.measure.profile import CaseSpec, build_case
 
 CASES = [CaseSpec("mobilenet_v3_small", m, rank=8 if m in ("lora", "dora", "galore") else None, batch=2)
          for m in ("fft", "bn_head", "lora", "dora", "galore")]

@@ -5,11 +5,11 @@ import torch
 from peft import LoraConfig, get_peft_model
 from torch import nn
 
-from repro.flops import count_step_flops
-from repro.grid import UNIT_PAIRS
-from repro.methods import RANKED, lora_targets
-from repro.models import PAPER_MODELS, build_model
-from repro.profile import CaseSpec, build_case, profile, step_phases
+from repro.case.grid import UNIT_PAIRS
+from repro.case.methods import RANKED, lora_targets
+from repro.case.models import PAPER_MODELS, build_model
+from repro.measure.flops import count_step_flops
+from repro.measure.profile import CaseSpec, build_case, profile, step_phases
 
 
 def rank_for(method):
@@ -55,11 +55,11 @@ def test_lora_on_a_depthwise_conv_outweighs_the_conv(rank):
 
 @pytest.mark.parametrize("rank", [1, 8, 64])
 def test_claim_s1s_pre_grouped_adapter_record_is_the_smallest_such_adapter_of_any_depthwise_conv(rank):
-    """What claim S1 reads (repro.evidence.depthwise_adapters): before peft supported groups (PR 2202 era)
+    """What claim S1 reads (repro.verify.evidence.depthwise_adapters): before peft supported groups (PR 2202 era)
     an adapter on a depthwise conv was Conv(C -> r, k x k) + Conv(r -> C, 1 x 1). Counted here by hand,
     over every depthwise conv of the model, the record must be the layer whose adapter is smallest
     against its conv; and even that adapter outweighs its conv."""
-    from repro.evidence import depthwise_adapters
+    from repro.verify.evidence import depthwise_adapters
 
     record = depthwise_adapters("mobilenet_v2", rank)
     convs = [m for m in build_model("mobilenet_v2").modules()

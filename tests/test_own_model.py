@@ -14,11 +14,11 @@ import textwrap
 import pytest
 
 from repro.__main__ import main
-from repro.baselines import cost_metrics
-from repro.methods import METHODS, RANKED
-from repro.models import build_model, model_names
-from repro.profile import CaseSpec, profile
-from repro.sweep import Sweep, run, table, write
+from repro.case.methods import METHODS, RANKED
+from repro.case.models import build_model, model_names
+from repro.measure.profile import CaseSpec, profile
+from repro.show.sweep import Sweep, run, table, write
+from repro.verify.baselines import cost_metrics
 
 EDGENETS = '''
 from torch import nn

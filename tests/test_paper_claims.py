@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from repro import baselines as bl
-from repro.claims import TIME, Outcome, claim_cases, claim_id
-from repro.evidence import Reading, RecordedEvidence
-from repro.specs import DataSpec
+from repro.case.specs import DataSpec
 from repro.stats import Band
-from repro.verdicts import NO_RECORD, claim_label, derive, from_baselines
+from repro.verify import baselines as bl
+from repro.verify.claims import TIME, Outcome, claim_cases, claim_id
+from repro.verify.evidence import Reading, RecordedEvidence
+from repro.verify.verdicts import NO_RECORD, claim_label, derive, from_baselines
 
 # claim id -> (why it does not reproduce, the range its headline value is expected in). Measured on
 # x86_64 CPU, torch 2.14.1, peft 0.21.2; costs are analytic, so the ranges hold on any machine.
@@ -52,7 +52,7 @@ ACCURACY_NOT_REPRODUCED = {
         "G": "largest FFT-LoRA/DoRA gap on MobileNetV2 about 2 [-3, 7] points: LoRA and DoRA keep up with FFT",
         "I": "BN+H is never far behind FFT (at most about 2 [-3, 8] points): no digits task is hard for it",
     },
-    "glyphs": {  # 200 steps, the calibrated cells (repro/protocol.py GLYPH_CELLS)
+    "glyphs": {  # 200 steps, the calibrated cells (repro/case/protocol.py GLYPH_CELLS)
         "F": "GaLore is 20.0 [17.1, 22.8] points behind FFT on ResNet-18 unseen-hard: not close on a hard task",
         "H-exact": "BN+H, cheaper, is 0.6 [0.0, 1.2] points ahead of LoRA on ResNet-18 shift-easy",
         "H-paper": "BN+H, cheaper, is 0.6 [0.0, 1.2] points ahead of LoRA on ResNet-18 shift-easy",
@@ -176,7 +176,7 @@ def test_an_accuracy_claim_is_held_to_its_own_benchmarks_record():
     """What test_claim does with an accuracy verdict, per benchmark: the recorded outcome passes (holds) or
     is an xfail (does not reproduce, inconclusive); any other outcome fails the build, whichever way it
     moved; on real data (no record) a verdict other than holds is an xfail."""
-    from repro.claims import Verdict
+    from repro.verify.claims import Verdict
 
     glyphs, digits, real = DataSpec(benchmark="glyphs"), DataSpec(), DataSpec(data_root="/data")
     fails, holds, open_ = Verdict(False, "m"), Verdict(True, "m"), Verdict(None, "m")

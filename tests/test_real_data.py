@@ -7,7 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
-from repro.data import DataSpec, cifar10, cifar10c, data_root, scenario_task, source_task, vww
+from repro.case.specs import DataSpec, data_root
+from repro.learn.data import scenario_task, source_task
+from repro.learn.data.real import cifar10, cifar10c, vww
 
 
 def write_cifar10(root, per_batch=6):

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from repro import remeasure
-from repro.evidence import RecordedEvidence
-from repro.grid import accuracy_run
-from repro.protocol import ACCURACY_SEEDS
-from repro.specs import DataSpec
-from repro.verdicts import from_baselines
+from repro.case.grid import accuracy_run
+from repro.case.protocol import ACCURACY_SEEDS
+from repro.case.specs import DataSpec
+from repro.verify import remeasure
+from repro.verify.evidence import RecordedEvidence
+from repro.verify.verdicts import from_baselines
 
 ROOT = Path(__file__).resolve().parents[1]
 GLYPHS = DataSpec(benchmark="glyphs")
@@ -126,11 +126,11 @@ def test_a_record_off_by_one_unit_fails_the_day_its_run_is_sampled_and_every_day
 
 @pytest.mark.parametrize("embedded", ["glyphs", "digits"])
 def test_what_only_remeasure_all_measures_changes_no_verdict(embedded):
-    """The default claims run leaves the cases no claim reads to --remeasure all (repro/grid.py full_only):
+    """The default claims run leaves the cases no claim reads to --remeasure all (repro/case/grid.py full_only):
     every verdict derived from the records the default run makes equals the one from the full records."""
-    from repro.claims import claim_cases
-    from repro.grid import TIME_CASES, full_only, paper_scale_cases
-    from repro.verdicts import NO_RECORD, derive
+    from repro.case.grid import TIME_CASES, full_only, paper_scale_cases
+    from repro.verify.claims import claim_cases
+    from repro.verify.verdicts import NO_RECORD, derive
 
     data = DataSpec(benchmark=embedded)
     full = from_baselines(ROOT / "baselines", "x86_64-cpu", data)

@@ -5,12 +5,12 @@ import json
 
 import pytest
 
-from repro import baselines as bl
-from repro import report
-from repro.grid import RANKS
-from repro.methods import PAPER_METHODS as METHODS
-from repro.methods import RANKED
-from repro.models import PAPER_MODELS as MODELS
+from repro.case.grid import RANKS
+from repro.case.methods import PAPER_METHODS as METHODS
+from repro.case.methods import RANKED
+from repro.case.models import PAPER_MODELS as MODELS
+from repro.show import report
+from repro.verify import baselines as bl
 
 CATEGORIES = ("parameter", "buffer", "gradient", "activation", "temp", "optimizer_state", "other")
 CLAIMS = [
@@ -118,7 +118,7 @@ def test_corrupt_results_and_partial_baselines_say_what_is_missing(records):
 
 
 def test_a_cuda_peak_shows_beside_the_analytic_ones():
-    from repro.report import cuda_table
+    from repro.show.report import cuda_table
 
     mib = 2 ** 20
     costs = {"resnet18-fft": {"memory.cuda_max_allocated": 30 * mib, "memory.peak.simultaneous": 20 * mib,

@@ -2,9 +2,9 @@
 
 import dataclasses
 
-from repro.runs import run_all
-from repro.training import AdaptSpec, adapt
-from repro.zoo import Recipe
+from repro.learn.runs import run_all
+from repro.learn.training import AdaptSpec, adapt
+from repro.learn.zoo import Recipe
 
 QUICK = Recipe(epochs=1, batch=128)
 SPEC = AdaptSpec("mobilenet_v2", "lora", 4, "unseen", steps=6, batch=16, recipe=QUICK, checkpoints=(3,))
@@ -26,12 +26,12 @@ def test_one_case_gives_the_same_numbers_alone_with_one_worker_and_with_two(monk
 
 
 def test_base_models_pretrained_side_by_side_are_those_pretrained_alone(monkeypatch, tmp_path):
-    """run_all pretrains missing base models one per process (repro/runs.py): each must be the very
+    """run_all pretrains missing base models one per process (repro/learn/runs.py): each must be the very
     weights that pretraining it alone, in this process, gives."""
     import torch
 
-    from repro import runs
-    from repro.zoo import base_model
+    from repro.learn import runs
+    from repro.learn.zoo import base_model
 
     specs = [SPEC, dataclasses.replace(SPEC, model="mobilenet_v3_small")]
     monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "side-by-side"))
@@ -44,10 +44,10 @@ def test_base_models_pretrained_side_by_side_are_those_pretrained_alone(monkeypa
 
 
 def test_evidence_runs_only_the_accuracy_cases_it_is_given(monkeypatch):
-    from repro.evidence import MeasuredEvidence
-    from repro.grid import accuracy_cases
+    from repro.case.grid import accuracy_cases
+    from repro.verify.evidence import MeasuredEvidence
 
-    monkeypatch.setattr("repro.runs.run_all", lambda specs, workers, **kw: specs)  # the specs it would run
+    monkeypatch.setattr("repro.learn.runs.run_all", lambda specs, workers, **kw: specs)  # the specs it would run
     every = MeasuredEvidence(measure=object(), timings=object())._all()
     keys = {s.key for s in every}
     assert keys == {c.key for c in accuracy_cases()}
@@ -60,9 +60,9 @@ def test_analytic_cases_profiled_side_by_side_count_what_each_counts_alone():
     record's integers must be those of profiling the case here, alone."""
     import pytest
 
-    from repro.profile import profile
-    from repro.runs import profile_all
-    from repro.specs import CaseSpec
+    from repro.case.specs import CaseSpec
+    from repro.learn.runs import profile_all
+    from repro.measure.profile import profile
 
     specs = [CaseSpec("mobilenet_v3_small", "lora", 8, batch=2, size=64, analytic=True),
              CaseSpec("mobilenet_v3_small", "fft", batch=2, size=64, analytic=True)]
@@ -78,7 +78,7 @@ def test_evidence_runs_its_grid_where_the_progress_bar_is_shown(monkeypatch):
     """pytest captures a test's output; the conftest hands MeasuredEvidence a context that lifts it."""
     import contextlib
 
-    from repro.evidence import MeasuredEvidence
+    from repro.verify.evidence import MeasuredEvidence
 
     events = []
 
@@ -88,7 +88,7 @@ def test_evidence_runs_its_grid_where_the_progress_bar_is_shown(monkeypatch):
         yield
         events.append("hidden")
 
-    monkeypatch.setattr("repro.runs.run_all", lambda specs, workers, **kw: events.append("runs") or specs)
+    monkeypatch.setattr("repro.learn.runs.run_all", lambda specs, workers, **kw: events.append("runs") or specs)
     one = frozenset({"resnet18-lora-r8-shift"})
     MeasuredEvidence(measure=object(), timings=object(), cases=one, shown=shown)._all()
     assert events == ["shown", "runs", "hidden"]

@@ -1,4 +1,4 @@
-"""Step time against FFT (repro/timing.py): interleaved rounds against the case's own FFT, an
+"""Step time against FFT (repro/measure/timing.py): interleaved rounds against the case's own FFT, an
 interval from the rounds. Seconds are never asserted (a shared machine is noisy): only that a record is
 complete, consistent and made the way it says."""
 
@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from repro.specs import CaseSpec
-from repro.timing import time_against_fft, timed_once
+from repro.case.specs import CaseSpec
+from repro.measure.timing import time_against_fft, timed_once
 
 CASE = CaseSpec("mobilenet_v3_small", "lora", 4)
 
@@ -27,7 +27,7 @@ def test_the_reduction_and_its_interval_come_from_each_rounds_ratio(monkeypatch)
     from scipy import stats
 
     method, fft = iter([0.5, 0.6, 0.55, 0.7]), iter([1.0, 1.1, 0.9, 1.0])
-    monkeypatch.setattr("repro.timing.step_timer",
+    monkeypatch.setattr("repro.measure.timing.step_timer",
                         lambda spec: (lambda: next(fft)) if spec.method == "fft" else (lambda: next(method)))
     r = time_against_fft(CASE, rounds=4, warmup=0)
     logs = [math.log(m / f) for m, f in zip([0.5, 0.6, 0.55, 0.7], [1.0, 1.1, 0.9, 1.0], strict=True)]
@@ -50,7 +50,7 @@ def test_what_cannot_be_timed_is_refused_in_words(spec, rounds, match):
 
 def test_timings_time_each_case_once(monkeypatch):
     calls = []
-    monkeypatch.setattr("repro.timing.time_against_fft", lambda spec, rounds=None: calls.append(spec) or {})
+    monkeypatch.setattr("repro.measure.timing.time_against_fft", lambda spec, rounds=None: calls.append(spec) or {})
     timings = timed_once()
     timings(CASE)
     timings(CASE)

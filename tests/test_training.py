@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from repro.data import digits
-from repro.training import AdaptSpec, adapt, bn_stats_only, train_steps
+from repro.learn.data.digits import digits
+from repro.learn.training import AdaptSpec, adapt, bn_stats_only, train_steps
 
 # ResNet-18 is the quickest base model to pretrain here (about 25 s, cached afterwards).
 MODEL = "resnet18"

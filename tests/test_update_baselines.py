@@ -77,7 +77,7 @@ def test_a_moved_metric_says_the_environment_first_and_how_to_re_record_that_cas
 def test_selecting_accuracy_cases_runs_only_those_unless_a_claim_reads_them():
     from types import SimpleNamespace as Item
 
-    from conftest import selected_accuracy_cases
+    from repro.show.pytest_plugin import selected_accuracy_cases
 
     def acc(case):
         return Item(fixturenames=("evidence",), originalname="test_accuracy_matches_baseline",
@@ -94,9 +94,8 @@ def test_the_analytic_cases_profiled_side_by_side_are_the_selected_ones_on_the_r
     import dataclasses
     from types import SimpleNamespace as Item
 
-    from conftest import selected_analytic_specs
-
-    from repro.grid import cost_cases, paper_scale_cases
+    from repro.case.grid import cost_cases, paper_scale_cases
+    from repro.show.pytest_plugin import selected_analytic_specs
 
     fake, real = paper_scale_cases()[0], cost_cases()[0]
 
@@ -110,11 +109,11 @@ def test_the_analytic_cases_profiled_side_by_side_are_the_selected_ones_on_the_r
 def test_analytic_cases_profiled_side_by_side_show_their_progress_and_match_their_baselines():
     """The claims run profiles its 224 x 224 cases in worker processes inside the first such test:
     their progress bar must get past pytest's capture, and their records must still be the stored ones."""
-    from conftest import SIDE_BY_SIDE_FROM
+    from repro.show.pytest_plugin import SIDE_BY_SIDE_FROM
 
     nine = "paper_scale and (mobilenet_v3_small-fft or mobilenet_v3_small-head or mobilenet_v3_small-bn_head)"
     assert SIDE_BY_SIDE_FROM <= 9
-    # batches 1 and 32 at 224 x 224 are measured under --remeasure all only (repro/grid.py full_only)
+    # batches 1 and 32 at 224 x 224 are measured under --remeasure all only (repro/case/grid.py full_only)
     out = run_pytest("-m", "paper_claims", "--remeasure", "all", "tests/test_costs.py", "-k", nine,
                      env={"REPRO_WORKERS": "2"})
     assert out.returncode == 0, out.stdout + out.stderr

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from test_claims import SYNTHETIC, records_of
 
-from repro.claims import Outcome, claim_cases
-from repro.data import GLYPHS
-from repro.evidence import RecordedEvidence
-from repro.verdicts import derive, join
+from repro.case.specs import GLYPHS
+from repro.verify.claims import Outcome, claim_cases
+from repro.verify.evidence import RecordedEvidence
+from repro.verify.verdicts import derive, join
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -91,7 +91,7 @@ def test_bad_input_is_one_line_naming_the_fix(args, message):
 
 def test_the_terminal_table_never_breaks_a_verdict_across_lines():
     """tabulate breaks a word longer than its column: the verdict columns were 10 wide ("inconclusi/ve")."""
-    from repro.verdicts import terminal_tables
+    from repro.verify.verdicts import terminal_tables
 
     rows = [{**row, "verdict": verdict} for row, verdict in zip(
         json.loads(results_file(Path("/dev/null"), SYNTHETIC["F"][0], write=False))["claims"],
@@ -101,7 +101,7 @@ def test_the_terminal_table_never_breaks_a_verdict_across_lines():
 
 
 def test_a_count_of_bytes_reads_as_english():
-    from repro.claims import BANDS
+    from repro.verify.claims import BANDS
 
     assert str(BANDS["K"]) == "at least 1 byte"
 
@@ -115,7 +115,7 @@ def test_a_key_error_from_a_bug_in_a_check_is_raised_not_read_as_no_record():
 
 
 def test_a_verdict_the_records_cannot_give_again_is_named():
-    from repro.verdicts import unrecorded
+    from repro.verify.verdicts import unrecorded
 
     rows = json.loads(results_file(Path("/dev/null"), SYNTHETIC["A"][0], write=False))["claims"]
     assert unrecorded(derive(RecordedEvidence(records_of(SYNTHETIC["A"][0], GLYPHS), GLYPHS)), rows) == []
@@ -127,7 +127,7 @@ def test_measured_evidence_keeps_what_it_measures_where_recorded_evidence_reads_
     """So a claims shard that profiles its own cases (no test_costs.py beside it) can re-derive them."""
     from types import SimpleNamespace
 
-    from repro.evidence import MeasuredEvidence
+    from repro.verify.evidence import MeasuredEvidence
 
     def measure(spec):
         return SimpleNamespace(params={"trainable": spec.rank or 1}, flops={"exact": {"total": 7}},

@@ -67,7 +67,7 @@ def test_the_full_re_measure_runs_in_slices_on_main_weekly_and_by_hand(ci):
     assert {s["marker"] for s in slices} == {"paper_claims", "paper_claims and not accuracy",
                                             "paper_claims and accuracy", "beyond_paper"}
     assert all("-n auto" in s["select"] for s in slices if "and accuracy" not in s["marker"])
-    # an accuracy slice parallelises its runs itself (repro/runs.py): no xdist workers competing for the cores
+    # an accuracy slice parallelises its runs itself (repro/learn/runs.py): no xdist workers competing for the cores
     accuracy = [s for s in slices if s["marker"] == "paper_claims and accuracy"]
     assert not any("-n auto" in s["select"] for s in accuracy)
     # the glyph grid (the default benchmark) in one slice per accuracy model, the digits in one

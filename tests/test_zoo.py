@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from repro.data import DataSpec
-from repro.zoo import Recipe, base_model, cache_key
+from repro.case.specs import DataSpec
+from repro.learn.zoo import Recipe, base_model, cache_key
 
 # One epoch of the smallest model: enough to exercise the cache, not to learn much.
 TINY = Recipe(epochs=1, batch=128)
@@ -54,7 +54,7 @@ def test_damaged_cache_file_is_reported_and_rebuilt(cached, damage):
 
 
 def test_interrupted_write_leaves_no_loadable_file(tmp_path, monkeypatch):
-    import repro.zoo as zoo
+    import repro.learn.zoo as zoo
 
     def interrupted(obj, f):
         f.write(b"half a file")
@@ -75,7 +75,8 @@ def test_concurrent_workers_train_a_missing_model_once(tmp_path):
     import subprocess
     import sys
 
-    script = ("import json, sys; from repro.data import DataSpec; from repro.zoo import Recipe, base_model; "
+    script = ("import json, sys; from repro.case.specs import DataSpec; "
+              "from repro.learn.zoo import Recipe, base_model; "
               "from pathlib import Path; _, meta = base_model('mobilenet_v3_small', DataSpec(), "
               "Recipe(epochs=1, batch=128), progress=False, cache=Path(sys.argv[1])); print(json.dumps(meta))")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # two processes on a small machine: one thread each
@@ -90,7 +91,7 @@ def test_concurrent_workers_train_a_missing_model_once(tmp_path):
 def test_a_first_run_says_what_it_pretrains_and_about_how_long_before_it_starts(tmp_path, monkeypatch, capsys):
     """The announcement names only the missing base models, with their steps, and the wall time on this
     machine: the longest model when they run side by side, one core each."""
-    from repro import runs, zoo
+    from repro.learn import runs, zoo
 
     monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path))
     data = DataSpec(benchmark="glyphs")
@@ -111,7 +112,7 @@ def test_a_first_run_says_what_it_pretrains_and_about_how_long_before_it_starts(
 
 
 def test_the_estimate_times_real_steps_of_the_recipe():
-    from repro.zoo import estimate_seconds
+    from repro.learn.zoo import estimate_seconds
 
     seconds, steps = estimate_seconds("resnet18", DataSpec(), Recipe(epochs=1), timed=1)
     assert steps > 0 and 0 < seconds < 3600

@@ -1,0 +1,114 @@
+"""Many independent jobs at once, on the engine the user names (repro/learn/engines.py): this machine's
+processes by default, Ray or Slurm where one machine is not enough. Each job is a function of its spec.
+
+Adaptation runs are single-threaded (repro/determinism.py), so their numbers are the same with 1
+worker or 16, and a 4-core machine finishes in about half the time of a 2-core one. Analytic cost
+cases (fake tensors, repro/measure/fake.py) do no arithmetic: their time is Python dispatch on one core, and
+their integers do not depend on the process that counts them.
+
+    results = run_all(specs)                      # local pool: $REPRO_WORKERS, else every core
+    results = run_all(specs, engine=make("ray:auto"), store=RunStore("/shared/runs"))
+    records = profile_all(analytic_specs)         # repro.measure.profile.profile of each, side by side
+"""
+
+from __future__ import annotations
+
+import sys
+
+from repro.learn.engines import JobsFailed, Local
+from repro.learn.training import AdaptResult, AdaptSpec, adapt, bn_stats_only
+from repro.learn.zoo import install
+
+
+def run_one(spec: AdaptSpec) -> AdaptResult:
+    if spec.method == "bn_stats_only":
+        return bn_stats_only(spec.model, spec.scenario, spec.data, recipe=spec.recipe, seed=spec.seed)
+    return adapt(spec)
+
+
+def _base_model(key) -> None:
+    """base_model for a worker process: it fills the cache and returns nothing, so the weights are not
+    sent back through the pipe (the runs load them from the cache)."""
+    from repro.learn.zoo import base_model
+
+    base_model(*key, progress=True)
+
+
+def _base_model_file(key) -> tuple[str, bytes]:
+    from repro.learn.zoo import cache_file
+
+    return cache_file(*key)
+
+
+def pretrain_all(needed: list, workers: int | None = None, engine=None) -> dict[str, bytes]:
+    """Fill the cache with each (model, data, recipe) base model, side by side, one job each, once and
+    before any run needs it. An engine whose workers share no disk (Ray) gets every file back, to send
+    to the runs: {file name: contents}; else {} (the workers read the cache, shared on Slurm)."""
+    engine = engine or Local(workers)
+    needed = list(dict.fromkeys(needed))
+    if not needed:
+        return {}
+    announce_pretraining(needed, engine.at_once(len(needed)))
+    if engine.ships_files:
+        files = dict(engine.map(_base_model_file, needed, per_job=1))
+        install(files)  # this machine's cache too: what reads a base model here finds it
+        return files
+    engine.map(_base_model, needed, per_job=1)  # side by side: one job each
+    return {}
+
+
+def announce_pretraining(needed, workers: int) -> None:
+    """Before a first run pretrains: which base models, and about how long on this machine (a few of
+    each one's steps timed here), so that minutes of progress bars come as no surprise."""
+    from repro.learn.zoo import base_model_path, cache_dir, estimate_seconds
+
+    missing = [key for key in needed if not base_model_path(*key).exists()]
+    if not missing:
+        return
+    estimates = {key: estimate_seconds(*key) for key in missing}
+    lanes = max(1, min(workers, len(missing)))
+    # one core each, side by side: the longest of each round of `lanes` models (an upper bound for more)
+    longest = sorted((s for s, _ in estimates.values()), reverse=True)
+    total = sum(longest[i] for i in range(0, len(longest), lanes))
+    which = ", ".join(f"{model} ({steps} steps, ~{seconds / 60:.0f} min)"
+                      for (model, _, _), (seconds, steps) in estimates.items())
+    minutes = max(1, round(total / 60))
+    print(f"pretraining {len(missing)} base model(s) on {missing[0][1].describe()}, not in the cache yet: {which}; "
+          f"{lanes} at a time, one core each: about {minutes} minute{'s' * (minutes != 1)} on this machine. Done "
+          f"once: they are kept in {cache_dir()} for every later run.", file=sys.stderr, flush=True)
+
+
+def run_all(specs: list[AdaptSpec], workers: int | None = None, progress: bool = True, engine=None,
+            store=None) -> list[AdaptResult]:
+    """The results of `specs`, in their order, made on `engine` (None: the local pool). With a `store`
+    (repro/learn/runstore.py) each finished run is kept as it arrives, and runs already kept are not made again."""
+    specs = list(specs)
+    engine = engine or Local(workers)
+    kept = {s: store.get(s) for s in specs} if store is not None else {}
+    todo = list(dict.fromkeys(s for s in specs if kept.get(s) is None))
+    if store is not None and len(todo) < len(specs):
+        print(f"{len(specs) - len(todo)} of {len(specs)} runs already made, kept in {store.folder}: "
+              f"making the other {len(todo)}", file=sys.stderr, flush=True)
+    files = pretrain_all([(s.model, s.data, s.recipe) for s in todo], engine=engine)
+    on_result = (lambda spec, result: store.put(spec, result)) if store is not None else None
+    try:
+        made = dict(zip(todo, engine.map(run_one, todo, "adaptation runs" if progress else None, on_result, files),
+                        strict=True))
+    except JobsFailed as err:
+        if store is None:
+            raise
+        raise JobsFailed(engine.name, err.failures, len(todo),
+                         f"the finished runs are kept in {store.folder}: the same command again makes only the "
+                         f"{len(err.failures)} missing") from err
+    return [kept.get(s) or made[s] for s in specs]
+
+
+def profile_all(specs, workers: int | None = None, progress: bool = True, engine=None) -> list:
+    """repro.measure.profile.profile of each analytic spec, in their order. Only for `analytic` specs: a real
+    step is timed, and a timing beside another process's work would be that work's too."""
+    from repro.measure.profile import profile
+
+    specs = list(specs)
+    if not all(s.analytic for s in specs):
+        raise ValueError("profile_all runs analytic specs only: real steps are timed, and timed one at a time")
+    return (engine or Local(workers)).map(profile, specs, "analytic cost cases" if progress else None)

@@ -1,0 +1,554 @@
+"""The report: the paper's claims, our measurements and the baselines, side by side.
+
+    python -m repro report [--from reports/results.json] [--out reports/]
+
+writes <out>/index.md, <out>/index.html (figures embedded, one file to share) and <out>/figures/*.png.
+The figures show the run's measurements (results.json, written at the end of every pytest run) and
+fall back to the stored baselines for cases the run did not measure; whatever is missing from both is
+listed, never guessed. The same inputs give byte-identical Markdown.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on CI runners or a Jetson over ssh
+import matplotlib.pyplot as plt  # noqa: E402
+from markdown_it import MarkdownIt  # noqa: E402
+from scipy.stats import t as student_t  # noqa: E402
+from tabulate import tabulate  # noqa: E402
+
+from repro.case.grid import ACCURACY_RANK, RANKS, TIME_CASES  # noqa: E402
+from repro.case.methods import PAPER_METHODS, RANKED  # noqa: E402
+from repro.case.models import PAPER_MODELS  # noqa: E402
+from repro.case.specs import GLYPHS, SCENARIOS, AdaptSpec, CaseSpec, DataSpec  # noqa: E402  # noqa: E402
+from repro.files import write_atomic, write_text  # noqa: E402
+from repro.verify import baselines as bl  # noqa: E402
+from repro.verify.claims import SCALES as CLAIM_SCALES  # noqa: E402
+from repro.verify.evidence import COST_GROUPS, TIME_GROUPS, time_spec  # noqa: E402
+from repro.verify.verdicts import by_scale  # noqa: E402, F401 (re-exported)
+
+RESULTS_SCHEMA = 1
+GROUPS = ("costs", "costs-224px", "accuracy-digits")
+# read when recorded: the glyphs (what pytest -m paper_claims reads), and the time readings a platform
+# may not have yet
+OPTIONAL_GROUPS = ("accuracy-glyphs", *TIME_GROUPS.values())
+SCALES = COST_GROUPS  # scale (as the claims read costs) -> the baseline group holding its cases
+# Okabe-Ito for the paper's methods: distinguishable with every common colour-vision deficiency; one
+# colour per method everywhere. The methods beyond the paper take distinct Tableau colours.
+METHOD_COLORS = {"fft": "#000000", "bn_head": "#E69F00", "head": "#999999", "lora": "#0072B2",
+                 "dora": "#CC79A7", "galore": "#009E73", "bn_stats_only": "#D55E00",
+                 "loha": "#56B4E9", "lokr": "#8c564b", "oft": "#bcbd22", "boft": "#17becf", "ia3": "#F0E442"}
+CATEGORIES = ("parameter", "buffer", "gradient", "optimizer_state", "activation", "temp", "other")
+CATEGORY_COLORS = dict(zip(CATEGORIES, plt.get_cmap("tab10").colors, strict=False))
+MODELS, METHODS = PAPER_MODELS, PAPER_METHODS  # what the claims report shows; a sweep passes its own
+TIME_NAMES = list(dict.fromkeys((s.model, s.method, s.rank) for s in TIME_CASES))  # what is timed, at any scale
+
+
+@dataclass
+class Inputs:
+    measured: dict = field(default_factory=dict)  # group -> case -> metrics, from results.json
+    baselines: dict = field(default_factory=dict)  # group -> case -> metrics, from baselines/<platform>
+    claims: list = field(default_factory=list)  # claims-table rows, from results.json
+    environment: dict = field(default_factory=dict)
+    sources: list = field(default_factory=list)  # what was read, for the report's last section
+    missing: list = field(default_factory=list)  # what could not be read or was not there, and the fix
+
+    def cases(self, group: str) -> dict:
+        """The run's measurement of each case where it has one, else the baseline's."""
+        return {**self.baselines.get(group, {}), **self.measured.get(group, {})}
+
+
+def write_results(path: Path, measured: dict, claims: list, environment: dict) -> None:
+    """What a pytest run measured, for the report: results.json (flat metrics, as the baselines hold them)."""
+    environment = {**environment, "date": datetime.date.today().isoformat()}
+    data = {"schema": RESULTS_SCHEMA, "environment": environment, "claims": claims,
+            "measured": {g: dict(sorted(cases.items())) for g, cases in sorted(measured.items())}}
+    write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def load_inputs(results: Path, baselines_dir: Path, platform: str) -> Inputs:
+    inputs = Inputs()
+    if results.exists():
+        try:
+            data = json.loads(results.read_text())
+            if data.get("schema") != RESULTS_SCHEMA:
+                raise ValueError(f"schema {data.get('schema')!r}, expected {RESULTS_SCHEMA}")
+            inputs.measured, inputs.claims = data["measured"], data["claims"]
+            inputs.environment = data["environment"]
+            inputs.sources.append(f"{results}: {sum(map(len, inputs.measured.values()))} measured cases, "
+                                  f"{len(inputs.claims)} claim checks")
+        except (ValueError, KeyError, TypeError) as err:
+            inputs.missing.append(f"{results} could not be read ({err}); re-create it with `pytest -m paper_claims`")
+    else:
+        inputs.missing.append(f"{results} not found: no run's measurements; the figures use the baselines. "
+                              f"Measure with `pytest -m paper_claims`")
+    device = "cpu" if inputs.environment.get("device", "cpu") == "cpu" else "cuda"  # a GPU's name otherwise
+    for group in (*GROUPS, *OPTIONAL_GROUPS):
+        path = bl.path(baselines_dir, platform, group, device)
+        if group in OPTIONAL_GROUPS and not path.exists():
+            continue
+        try:
+            stored = bl.load(path)
+        except bl.BaselineError as err:
+            inputs.missing.append(str(err))
+            continue
+        inputs.baselines[group] = stored["cases"]
+        inputs.environment = inputs.environment or stored["environment"]
+        inputs.sources.append(f"{path}: {len(stored['cases'])} cases")
+    return inputs
+
+
+# ---- tables ------------------------------------------------------------------------------------
+
+def claims_table(rows: list[dict]) -> list[list]:
+    """One line per claim and scale: our number under the paper's rules and under exact counting."""
+    lines = {}
+    for r in rows:
+        base = r["id"].rsplit("-", 1)[0] if r["convention"] else r["id"]
+        line = lines.setdefault((base, r["scale"]), {"row": r, "paper": "", "exact": "", "time": "", "verdicts": {},
+                                                     "why": []})
+        for convention in ([r["convention"]] if r["convention"] else ["paper", "exact"]):
+            line[convention] = r["measured"]
+            line["verdicts"][convention] = r["verdict"]
+        if r["why"] and r["why"] not in line["why"]:
+            line["why"].append(r["why"])
+    out = []
+    order = list(SCALES)
+    for (claim_id, scale), line in sorted(lines.items(), key=lambda kv: (kv[0][0], order.index(kv[0][1])
+                                                                        if kv[0][1] in order else len(order))):
+        r = line["row"]
+        verdicts = set(line["verdicts"].values())
+        verdict = verdicts.pop() if len(verdicts) == 1 else "; ".join(
+            f"{c}: {v}" for c, v in sorted(line["verdicts"].items()))
+        if r.get("runs"):  # an accuracy verdict: stored runs read, or runs made here (never taken for each other)
+            verdict = f"{verdict} ({r['runs']})"
+        same = line["paper"] == line["exact"]
+        out.append([claim_id, r["claim"], r["source"], r["paper"], scale, line["paper"],
+                    "(same)" if same else line["exact"], line["time"], verdict, " ".join(line["why"])])
+    return out
+
+
+def _case(model, method, rank, scale):
+    """The case id the tests record a cost case under, at one of the claims' scales."""
+    return CaseSpec(model, method, rank, **CLAIM_SCALES[scale]).key
+
+
+def _at(scale):
+    return lambda model, method, rank: _case(model, method, rank, scale)
+
+
+def break_even(costs: dict, scale: str, models=MODELS, methods=METHODS, ranks=RANKS, case=None) -> list[list]:
+    """Per model and adapter method: the smallest rank whose FLOPs (each convention) or peak memory
+    reaches full fine-tuning's. `case(model, method, rank)` names a case (default: the claims' scale)."""
+    case = case or _at(scale)
+    rows = []
+    for model in models:
+        fft = costs.get(case(model, "fft", None))
+        if fft is None:
+            continue
+        for method in (m for m in methods if m in RANKED):
+            row = [model, method]
+            for metric in ("flops.exact.total", "flops.paper.total", "memory.peak.category_max_sum"):
+                measured = [r for r in ranks if case(model, method, r) in costs]
+                hit = next((r for r in measured if costs[case(model, method, r)][metric] >= fft[metric]), None)
+                row.append(f"r{hit}" if hit else (f"none up to r{measured[-1]}" if measured else "not measured"))
+            rows.append(row)
+    return rows
+
+
+def cuda_table(costs: dict) -> list[list]:
+    """Cases recorded on CUDA: the allocator's measured peak beside the analytic ones (MiB)."""
+    mib = 2 ** 20
+    return [[case, f"{m['memory.cuda_max_allocated'] / mib:.1f}", f"{m['memory.peak.simultaneous'] / mib:.1f}",
+             f"{m['memory.peak.category_max_sum'] / mib:.1f}",
+             f"x{m['memory.cuda_max_allocated'] / m['memory.peak.simultaneous']:.2f}"]
+            for case, m in sorted(costs.items()) if "memory.cuda_max_allocated" in m]
+
+
+def time_points(costs: dict, times: dict, scale: str) -> list[tuple]:
+    """(model, method, rank, FLOP reduction exact, paper, time reduction, lo, hi, ms, FFT ms) of every
+    timed case whose FLOPs are recorded at the same scale."""
+    out = []
+    for model, method, rank in TIME_NAMES:
+        t = times.get(time_spec(model, method, rank, scale).key)
+        cost, fft = costs.get(_case(model, method, rank, scale)), costs.get(_case(model, "fft", None, scale))
+        if t is None or cost is None or fft is None:
+            continue
+        flop = [1 - cost[f"flops.{c}.total"] / fft[f"flops.{c}.total"] for c in ("exact", "paper")]
+        out.append((model, method, rank, *flop, t["time.reduction"], t["time.reduction_lo"], t["time.reduction_hi"],
+                    1e3 * t["time.step_seconds"], 1e3 * t["time.fft_step_seconds"]))
+    return out
+
+
+def time_table(points: list[tuple], rank=ACCURACY_RANK, models=("resnet18", "mobilenet_v2")) -> list[list]:
+    """The counted reductions beside the measured one, per method at `rank` (and the head methods)."""
+    return [[model, method + (f" r{r}" if r else ""), f"{100 * ex:.1f}%", f"{100 * pa:.1f}%",
+             f"{100 * t:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]", f"{ms:.1f}", f"{fft_ms:.1f}"]
+            for model, method, r, ex, pa, t, lo, hi, ms, fft_ms in points
+            if model in models and r in (None, rank)]
+
+
+def drift(inputs: Inputs) -> list[list]:
+    """Every metric the run measured that differs from its stored baseline."""
+    rows = []
+    for group, cases in sorted(inputs.measured.items()):
+        stored = inputs.baselines.get(group, {})
+        for case, metrics in sorted(cases.items()):
+            for metric, new in sorted(metrics.items()):
+                old = stored.get(case, {}).get(metric)
+                if old is not None and old != new:
+                    change = f"{100 * (new - old) / old:+.2f}%" if old else "n/a"
+                    rows.append([group, case, metric, old, new, change])
+    return rows
+
+
+# ---- figures -----------------------------------------------------------------------------------
+
+def flops_vs_rank(costs: dict, scale: str, title: str, path: Path, models=MODELS, methods=METHODS, ranks=RANKS,
+                  case=None, log=False) -> list[str]:
+    """Per model, one panel per FLOP convention; returns the cases it found missing."""
+    case_of = case or _at(scale)
+    missing = []
+    fig, axes = plt.subplots(2, len(models), figsize=(4 * len(models) + 1, 7), sharex=True, squeeze=False)
+    for col, model in enumerate(models):
+        for row, convention in enumerate(("exact", "paper")):
+            ax = axes[row][col]
+            metric = f"flops.{convention}.total"
+            for method in (m for m in methods if m in RANKED):
+                ids = {r: case_of(model, method, r) for r in ranks}
+                points = [(r, costs[c][metric] / 1e9) for r, c in ids.items() if c in costs]
+                missing += [c for c in ids.values() if c not in costs]
+                if points:
+                    ax.plot(*zip(*points, strict=True), marker="o", color=METHOD_COLORS[method], label=method)
+            for method in (m for m in methods if m not in RANKED):  # no rank: a horizontal line
+                case = costs.get(case_of(model, method, None))
+                if case is None:
+                    missing.append(case_of(model, method, None))
+                    continue
+                ax.axhline(case[metric] / 1e9, color=METHOD_COLORS[method], linestyle="--", label=method)
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(ranks, [str(r) for r in ranks])
+            ax.set_title(f"{model}, {convention} counting", fontsize=10)
+            if row == 1:  # the columns share their x axis
+                ax.set_xlabel("rank")
+            ax.set_ylabel("GFLOP per update" + (" (log)" if log else ""))
+            if log:  # methods orders of magnitude apart (BOFT) would flatten the rest against zero
+                ax.set_yscale("log")
+            else:
+                ax.set_ylim(bottom=0)
+            ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(title)
+    _save(fig, path)
+    return missing
+
+
+def time_vs_flops(points: dict, path: Path) -> None:
+    """Measured step-time reduction against the FLOP reduction of each convention, one point per model x
+    method x rank, filled at 32 x 32 and open at 224 x 224, with the diagonal a count would lie on if
+    it predicted time."""
+    markers = dict(zip(MODELS, "osD^", strict=False))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5), sharey=True)
+    for ax, (col, convention) in zip(axes, ((3, "exact"), (4, "paper")), strict=True):
+        for scale, pts in points.items():
+            for p in pts:
+                model, method, t, lo, hi = p[0], p[1], p[5], p[6], p[7]
+                color = METHOD_COLORS.get(method, "#555555")
+                ax.errorbar(100 * p[col], 100 * t, yerr=[[100 * (t - lo)], [100 * (hi - t)]],
+                            fmt=markers.get(model, "o"), color=color, mfc=color if scale == "32px" else "none",
+                            ms=5, alpha=0.8, elinewidth=0.8)
+        ax.axline((0, 0), slope=1, color="grey", linestyle=":", linewidth=1)
+        ax.axhline(0, color="grey", linewidth=0.5)
+        ax.axvline(0, color="grey", linewidth=0.5)
+        ax.set_xlabel(f"FLOP reduction vs FFT, {convention} counting (%)")
+        ax.set_title(f"{convention} counting", fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("measured step-time reduction vs FFT (%, 95% interval)")
+    handles = [plt.Line2D([], [], color=c, marker="o", linestyle="", label=m) for m, c in METHOD_COLORS.items()
+               if any(p[1] == m for pts in points.values() for p in pts)]
+    handles += [plt.Line2D([], [], color="black", marker=mk, linestyle="", mfc="none", label=m)
+                for m, mk in markers.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    fig.suptitle("Does a FLOP count predict the time of a step? (dotted: time = FLOPs; open: 224 x 224)")
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    _save(fig, path, tight=False)
+
+
+def memory_breakdown(costs: dict, scale: str, title: str, path: Path, models=MODELS, methods=METHODS,
+                     rank=ACCURACY_RANK, case=None) -> list[str]:
+    """Stacked category maxima per method (sum = the paper's peak), with the simultaneous peak marked;
+    ranked methods at `rank`."""
+    case_of = case or _at(scale)
+    missing = []
+    fig, axes = plt.subplots(1, len(models), figsize=(max(4, 0.5 * len(methods)) * len(models) + 1, 4.5),
+                             squeeze=False)
+    for ax, model in zip(axes[0], models, strict=True):
+        labels = []
+        for x, method in enumerate(methods):
+            r = rank if method in RANKED else None
+            case = costs.get(case_of(model, method, r))
+            labels.append(method + (f" r{r}" if r else ""))
+            if case is None:
+                missing.append(case_of(model, method, r))
+                continue
+            bottom = 0.0
+            for cat in CATEGORIES:
+                mib = case[f"memory.categories.{cat}"] / 2**20
+                ax.bar(x, mib, bottom=bottom, color=CATEGORY_COLORS[cat], label=cat if x == 0 else None)
+                bottom += mib
+            ax.plot([x - 0.4, x + 0.4], [case["memory.peak.simultaneous"] / 2**20] * 2, color="black", linewidth=2,
+                    label="simultaneous peak" if x == 0 else None)
+        ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+        ax.set_title(model, fontsize=10)
+        ax.set_ylabel("MiB (bar: sum of category maxima)")
+        ax.grid(axis="y", alpha=0.3)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.suptitle(title)
+    ncol = min(len(names), max(1, int(fig.get_figwidth() // 1.7)))  # a one-model sweep needs two rows
+    rows = -(-len(names) // ncol)
+    fig.tight_layout(rect=(0, 0.04 + 0.04 * rows, 1, 1))
+    fig.legend(handles, names, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+    _save(fig, path, tight=False)
+    return missing
+
+
+def _interval(metrics: dict, reading: str = "after") -> float:
+    """The half-width of a case's 95% interval, in points, from its stored mean, sd and n."""
+    n = metrics.get("accuracy.n", 1)
+    if n < 2:
+        return 0.0
+    return 100 * student_t.ppf(0.975, n - 1) * metrics.get(f"accuracy.{reading}.sd", 0.0) / math.sqrt(n)
+
+
+def _tasks(accuracy: dict) -> list[str]:
+    return [t for t in (*GLYPHS.scenarios, *SCENARIOS) if any(case.endswith(f"-{t}") for case in accuracy)]
+
+
+def _data(tasks: list[str]) -> DataSpec:
+    """The data the runs on these tasks came from, for its protocol and cells: the glyph tasks are a
+    benchmark of their own; digits and real data share the rest."""
+    return GLYPHS if set(tasks) & set(GLYPHS.scenarios) else DataSpec()
+
+
+def accuracy_vs_cost(accuracy: dict, costs: dict, path: Path) -> list[str]:
+    """Accuracy after adaptation (mean and 95% interval over the seeds) against update FLOPs (exact),
+    per task, Pareto front per model."""
+    missing = []
+    tasks = _tasks(accuracy) or ["shift", "unseen"]
+    steps = _data(tasks).protocol.steps
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4.5), squeeze=False)
+    markers = dict(zip(MODELS, "os^D", strict=True))
+    for ax, task in zip(axes[0], tasks, strict=True):
+        for model in MODELS:
+            points = []
+            for method in METHODS:
+                rank = ACCURACY_RANK if method in RANKED else None
+                acc = accuracy.get(AdaptSpec(model, method, rank, task).key)
+                cost = costs.get(_case(model, method, rank, "32px"))
+                if acc is None:
+                    continue  # the accuracy grid covers some models only
+                if cost is None:
+                    missing.append(_case(model, method, rank, "32px"))
+                    continue
+                points.append((cost["flops.exact.total"] / 1e9, 100 * acc["accuracy.after.mean"], method,
+                               _interval(acc)))
+            for flops, acc, method, half in points:
+                ax.errorbar(flops, acc, yerr=half, color=METHOD_COLORS[method], marker=markers[model], markersize=6,
+                            capsize=2, linestyle="none", label=f"{model} {method}")
+            front = pareto([p[:3] for p in points])
+            if len(front) > 1:
+                ax.plot([p[0] for p in front], [p[1] for p in front], color="grey", linewidth=1, linestyle=":")
+        ax.set_xscale("log")
+        ax.set_title(f"{task}: Pareto front dotted (per model)", fontsize=10)
+        ax.set_xlabel("GFLOP per update (exact, batch 8, 32x32)")
+        ax.set_ylabel(f"target accuracy after {steps} steps (%)")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=6, ncol=2)
+    fig.suptitle(f"Accuracy vs update cost (r{ACCURACY_RANK}; mean and 95% interval over the seeds)")
+    _save(fig, path)
+    return missing
+
+
+def learning_curves(accuracy: dict, path: Path) -> None:
+    """Test accuracy against adaptation steps (mean and 95% interval over the seeds), one panel per model
+    and task: what claim J reads."""
+    tasks = _tasks(accuracy) or ["shift", "unseen"]
+    data = _data(tasks)
+    p = data.protocol
+    models = [m for m in MODELS if any(case.startswith(f"{m}-") for case in accuracy)]
+    fig, axes = plt.subplots(len(models), len(tasks), figsize=(4 * len(tasks), 3.2 * len(models)), squeeze=False)
+    for row, model in zip(axes, models, strict=True):
+        for ax, task in zip(row, tasks, strict=True):
+            for method in METHODS:
+                acc = accuracy.get(AdaptSpec(model, method, ACCURACY_RANK if method in RANKED else None, task).key)
+                if acc is None:
+                    continue
+                readings = [(0, "before"), *((c, f"step{c}") for c in p.checkpoints), (p.steps, "after")]
+                readings = [(step, r) for step, r in readings if f"accuracy.{r}.mean" in acc]
+                steps = [step for step, _ in readings]
+                mean = [100 * acc[f"accuracy.{r}.mean"] for _, r in readings]
+                half = [_interval(acc, r) for _, r in readings]
+                ax.plot(steps, mean, color=METHOD_COLORS[method], marker=".", label=method)
+                ax.fill_between(steps, [m - h for m, h in zip(mean, half, strict=True)],
+                                [m + h for m, h in zip(mean, half, strict=True)], color=METHOD_COLORS[method],
+                                alpha=0.15, linewidth=0)
+            if not ax.lines:
+                why = ("not read:\nthe task missed its\ncalibration on this model" if task not in data.tasks(model)
+                       else "no record of this cell")
+                ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes, fontsize=8, color="grey")
+            ax.set_title(f"{model}, {task}", fontsize=9)
+            ax.set_xlabel("adaptation steps")
+            ax.set_ylabel("test accuracy (%)")
+            ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7)
+    fig.suptitle("Learning curves: one run per seed read at each checkpoint (claim J)")
+    _save(fig, path)
+
+
+def pareto(points):
+    """The points no other point beats on both cost (lower) and accuracy (higher), by cost."""
+    front = []
+    for p in sorted(points, key=lambda p: (p[0], -p[1])):
+        if not front or p[1] > front[-1][1]:
+            front.append(p)
+    return front
+
+
+def _save(fig, path: Path, tight: bool = True) -> None:
+    if tight:
+        fig.tight_layout()
+    # no version stamp: same inputs, same bytes
+    write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=110, metadata={"Software": None}))
+    plt.close(fig)
+
+
+# ---- the page ----------------------------------------------------------------------------------
+
+def build(inputs: Inputs, out: Path) -> Path:
+    """Write index.md, index.html and the figures into `out`; returns the Markdown path."""
+    figures = out / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    md = ["# PEFT on edge CNNs: the claims of arXiv 2507.23536, measured", ""]
+    if inputs.missing:
+        md += ["## Missing inputs", "", *[f"* {m}" for m in inputs.missing], ""]
+
+    md += ["## Claims", ""]
+    headers = ["id", "the paper's words", "source", "paper", "scale", "ours (paper rules)", "ours (exact)",
+               "ours (step time, this machine)", "verdict", "why they differ"]
+    paper = [r for r in inputs.claims if r.get("section", "paper") == "paper"]
+    ours = [r for r in inputs.claims if r.get("section") == "finding"]
+    if paper:
+        md += [tabulate(claims_table(paper), tablefmt="github", headers=headers), ""]
+    else:
+        md += ["No claim checks in the run's results: run `pytest -m paper_claims` to check them.", ""]
+    if ours:
+        md += ["## Findings of this suite", "", "Measured here, not claimed by the paper.", "",
+               tabulate(claims_table(ours), tablefmt="github", headers=headers), ""]
+
+    for scale, group in SCALES.items():
+        costs = inputs.cases(group)
+        md += [f"## Costs at {scale} (batch 8)", ""]
+        if not costs:
+            md += [f"No `{group}` measurements or baselines.", ""]
+            continue
+        gone = flops_vs_rank(costs, scale, f"FLOPs of one update vs rank, batch 8, {scale}",
+                             figures / f"flops_vs_rank_{scale}.png")
+        gone += memory_breakdown(costs, scale, f"Memory by category, batch 8, {scale}, ranked methods at "
+                                 f"r{ACCURACY_RANK}", figures / f"memory_{scale}.png")
+        md += [f"![FLOPs vs rank at {scale}](figures/flops_vs_rank_{scale}.png)", "",
+               "Lines: adapter methods against rank; dashed: methods without a rank. The two rows differ only "
+               "in how a depthwise conv's weight gradient is counted (shared/paper.md section 3).", "",
+               f"![Memory at {scale}](figures/memory_{scale}.png)", "",
+               "Bars stack each category's own maximum (the paper's peak); the black tick is the largest total "
+               "held at one moment.", "",
+               "Break-even ranks (the first rank at which the method costs as much as full fine-tuning):", "",
+               tabulate(break_even(costs, scale), tablefmt="github",
+                        headers=["model", "method", "FLOPs (exact)", "FLOPs (paper rules)", "peak memory"]), ""]
+        cuda = cuda_table(costs)
+        if cuda:
+            md += ["Measured on the GPU (`torch.cuda.max_memory_allocated` over the profiled iterations) beside the "
+                   "analytic peaks, in MiB:", "",
+                   tabulate(cuda, tablefmt="github", headers=["case", "CUDA max allocated", "simultaneous (analytic)",
+                                                             "category max sum (analytic)", "CUDA / simultaneous"]),
+                   ""]
+        if gone:
+            md += [f"Missing from the figures: {len(gone)} cases ({', '.join(sorted(set(gone))[:5])}"
+                   f"{', ...' if len(set(gone)) > 5 else ''}).", ""]
+
+    md += ["## Measured step time against the FLOP counts", ""]
+    points = {scale: time_points(inputs.cases(COST_GROUPS[scale]), inputs.cases(group), scale)
+              for scale, group in TIME_GROUPS.items()}
+    if any(points.values()):
+        time_vs_flops(points, figures / "time_vs_flops.png")
+        env = inputs.environment
+        md += [f"One unprofiled step of each method timed against FFT's in one process, in alternation, on "
+               f"{env.get('device', '?')} ({env.get('platform', '?')}, {env.get('cpu_capability', '?')} kernels); the "
+               "intervals are 95% over the timed rounds. These are this machine's seconds, not the paper's.", "",
+               "![Time vs FLOPs](figures/time_vs_flops.png)", ""]
+        for scale, pts in points.items():
+            if rows := time_table(pts):
+                md += [f"At {scale}, batch 8:", "",
+                       tabulate(rows, tablefmt="github", headers=["model", "method", "FLOP reduction (exact)",
+                                                                  "(paper rules)", "step-time reduction",
+                                                                  "step ms", "FFT step ms"]), ""]
+    else:
+        md += ["No time readings: `pytest -m paper_claims` measures them (baselines/<platform>/times.json).", ""]
+
+    md += ["## Accuracy vs cost", ""]
+    benchmark = "glyphs" if inputs.cases("accuracy-glyphs") else "digits"
+    accuracy = inputs.cases(f"accuracy-{benchmark}")
+    if accuracy:
+        gone = accuracy_vs_cost(accuracy, inputs.cases("costs"), figures / "accuracy_vs_cost.png")
+        learning_curves(accuracy, figures / "learning_curves.png")
+        md += [f"Accuracy on the embedded {benchmark} benchmark, from the run's records (under --remeasure sample "
+               "the stored runs, a sample of them made again: the claims' verdict column says how many); bars "
+               "and bands are 95% intervals over the seeds.", "",
+               "![Accuracy vs cost](figures/accuracy_vs_cost.png)", "",
+               "![Learning curves](figures/learning_curves.png)", ""]
+        if gone:
+            md += [f"Missing cost cases for accuracy points: {', '.join(sorted(set(gone)))}.", ""]
+    else:
+        md += ["No accuracy measurements or baselines.", ""]
+
+    md += ["## Drift from the baselines", ""]
+    rows = drift(inputs)
+    if not inputs.measured:
+        md += ["No run's measurements to compare.", ""]
+    elif rows:
+        md += [tabulate(rows, headers=["group", "case", "metric", "baseline", "measured", "change"],
+                        tablefmt="github"), ""]
+    else:
+        md += [f"None: all {sum(map(len, inputs.measured.values()))} measured cases equal their baselines.", ""]
+
+    md += ["## Environment", "", tabulate(sorted(inputs.environment.items()), headers=["", ""], tablefmt="github"),
+           "", "Read from:", "", *[f"* {s}" for s in inputs.sources], ""]
+
+    text = "\n".join(md)
+    write_text(out / "index.md", text)
+    write_text(out / "index.html", to_html(text, out))
+    return out / "index.md"
+
+
+def to_html(markdown: str, out: Path) -> str:
+    """The Markdown as one self-contained HTML page, the figures under `out` embedded."""
+    body = MarkdownIt("commonmark").enable("table").render(markdown)
+
+    def embed(match):
+        data = base64.b64encode((out / match.group(1)).read_bytes()).decode()
+        return f'src="data:image/png;base64,{data}"'
+
+    body = re.sub(r'src="(figures/[^"]+\.png)"', embed, body)
+    style = ("body{font-family:sans-serif;max-width:1400px;margin:auto;padding:1em}"
+             "table{border-collapse:collapse;font-size:0.85em}td,th{border:1px solid #ccc;padding:3px 6px}"
+             "img{max-width:100%}")
+    return (f"<!doctype html>\n<html><head><meta charset='utf-8'><title>peft-edge-repro report</title>"
+            f"<style>{style}</style></head><body>\n{body}</body></html>\n")

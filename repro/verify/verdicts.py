@@ -1,0 +1,307 @@
+"""The claims table from stored records: a run's results.json or the baseline files, no model built.
+
+    python -m repro verdicts                                   from baselines/<this platform>
+    python -m repro verdicts --from reports/results.json       from a claims run's records
+    python -m repro verdicts --from reports/results.json --check     ... and they must be the run's verdicts
+    python -m repro verdicts --from a/results.json --from b/results.json  a run's shards, joined
+    python -m repro verdicts --from reports/results.json --against baselines   what moved (never fails)
+
+Every check is a pure function of flat records (repro/verify/claims.py, repro/verify/evidence.py), so this imports
+no torch and takes about a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+from tabulate import tabulate
+
+from repro.case.specs import BENCHMARKS, DataSpec
+from repro.files import write_text
+from repro.verify import baselines as bl
+from repro.verify.claims import SCALES, Outcome, Verdict, at_scale, claim_cases
+from repro.verify.evidence import RECORD_GROUPS, MissingRecord, Reading, RecordedEvidence
+
+NO_RECORD = "no record"  # the verdict of a claim whose records are missing: neither a pass nor a failure
+
+
+# ---- deriving -----------------------------------------------------------------------------------
+
+def derive(evidence: RecordedEvidence, cases=None, data_label: str | None = None) -> list[dict]:
+    """Every claim's row, from records alone; a claim whose records are missing says which."""
+    rows = []
+    for claim, convention, scale in cases or claim_cases():
+        reading = Reading(evidence.at(scale))
+        try:
+            verdict = claim.check(reading, convention)
+        except MissingRecord as err:  # say which, and go on; a KeyError from a bug in a check is no "no record"
+            rows.append({**Outcome(claim, convention, Verdict(None, str(err)), scale=scale).row(),
+                         "verdict": NO_RECORD})
+            continue
+        data = (data_label or evidence.data.describe()) if claim.kind == "accuracy" else "analytic (no data)"
+        rows.append(Outcome(claim, convention, verdict, data, scale, reading.provenance()).row())
+    return rows
+
+
+def from_results(path: Path) -> tuple[dict, list[dict], DataSpec]:
+    """(records, the run's claims rows, its data) of a results.json."""
+    try:
+        data = json.loads(path.read_text())
+        records, rows = data["measured"], data["claims"]
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} not found: a claims run writes it (pytest -m paper_claims)") from None
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{path} is not a results file ({err}); re-create it with pytest -m paper_claims") from err
+    if "accuracy-real-data" in records:
+        label = next((r["data"] for r in rows if r["data"].startswith("real data under ")), "real data under ?")
+        return records, rows, DataSpec(data_root=label.removeprefix("real data under "))
+    benchmark = next((g.removeprefix("accuracy-") for g in records if g.removeprefix("accuracy-") in BENCHMARKS),
+                     "digits")
+    return records, rows, DataSpec(benchmark=benchmark)
+
+
+def join(parts: list[tuple[dict, list[dict], DataSpec]]) -> tuple[dict, list[dict], DataSpec]:
+    """One run's records from its shards (CI runs the claims in several jobs, each with a results.json)."""
+    records, rows = {}, []
+    for part_records, part_rows, _ in parts:
+        for group, cases in part_records.items():
+            records.setdefault(group, {}).update(cases)
+        rows += part_rows
+    data = next((d for r, _, d in parts if d.group in r), parts[0][2])
+    return records, rows, data
+
+
+def from_baselines(root: Path, platform: str, data: DataSpec, capability: str | None = None) -> dict:
+    """group -> case -> metrics from baselines/<platform>. Accuracy: the file made with the pinned kernels
+    (accuracy-<benchmark>.json), or with `capability` given, the one a CPU made with its own kernels
+    (accuracy-<benchmark>-<capability>.json, repro/kernels.py)."""
+    records = {}
+    for group in RECORD_GROUPS:
+        path = bl.path(root, platform, group)
+        if path.exists():
+            records[group] = bl.load(path)["cases"]
+    name = f"{data.group}-{capability}.json" if capability else f"{data.group}.json"
+    if (root / platform / name).exists():
+        records[data.group] = bl.load(root / platform / name)["cases"]
+    elif capability:
+        raise FileNotFoundError(f"no {root / platform / name}: nothing was recorded with {capability} kernels")
+    if not records:
+        raise FileNotFoundError(f"no baseline files under {root / platform}; record them with: {bl.UPDATE_HINT}")
+    return records
+
+
+def differences(new: list[dict], old: list[dict], names=("the run's", "re-derived")) -> list[str]:
+    """Rows whose verdict or measured text differs between two claims tables (rows only one has are
+    skipped: a run with -k or a marker checks some claims only)."""
+    by_key = {(r["id"], r["scale"]): r for r in old}
+    out = []
+    for r in new:
+        s = by_key.get((r["id"], r["scale"]))
+        for field in ("verdict", "measured") if s else ():
+            if r[field] != s[field]:
+                out.append(f"{claim_label(r)} {field}: {names[0]} {s[field]!r}, {names[1]} {r[field]!r}")
+    return out
+
+
+def claim_label(row) -> str:
+    return at_scale(row["id"], row["scale"])
+
+
+def unrecorded(derived: list[dict], rows: list[dict]) -> list[str]:
+    """The labels of a run's rows that re-derive to no record (or not at all) from its own records."""
+    found = {(r["id"], r["scale"]) for r in recorded(derived)}
+    return [claim_label(r) for r in rows if (r["id"], r["scale"]) not in found]
+
+
+def recorded(rows: list[dict]) -> list[dict]:
+    """The rows whose records were there (a run with -k or a marker stores some cases only)."""
+    return [r for r in rows if r["verdict"] != NO_RECORD]
+
+
+def moved_metrics(records: dict, stored: dict) -> list[list]:
+    """[group, case, what moved] for each case whose metrics moved beyond their tolerance."""
+    out = []
+    for group, cases in sorted(records.items()):
+        for case, metrics in sorted(cases.items()):
+            if case in stored.get(group, {}):
+                out += [[group, case, p] for p in bl.compare(metrics, stored[group][case])]
+    return out
+
+
+# ---- the tables ---------------------------------------------------------------------------------
+
+def by_scale(rows: list[dict]) -> list[dict]:
+    """One line per claim and convention, with the measurement and verdict at each scale."""
+    table = {}
+    for r in rows:
+        t = table.setdefault(r["id"], {k: r[k] for k in ("id", "source", "claim", "paper", "data")}
+                             | {"why": "", "section": r.get("section", "paper"), "runs": r.get("runs", "")})
+        t[f"measured {r['scale']}"], t[f"verdict {r['scale']}"] = r["measured"], r["verdict"]
+        if r["why"] and r["why"] not in t["why"]:
+            t["why"] = f"{t['why']} {r['scale']}: {r['why']}".strip()
+    return list(table.values())
+
+
+SECTIONS = {"paper": "claims of arXiv 2507.23536", "finding": "findings of this suite (not claims of the paper)"}
+SCALE_COLUMNS = [f"{k} {s}" for s in SCALES for k in ("measured", "verdict")]
+
+
+def sections(rows: list[dict]):
+    """(title, by-scale table) for the paper's claims, then the suite's own findings, where there are any."""
+    table = by_scale(sorted(rows, key=lambda r: (r["id"], r["scale"])))
+    for section, title in SECTIONS.items():
+        if part := [t for t in table if t["section"] == section]:
+            yield title, part
+
+
+def terminal_tables(rows: list[dict]) -> str:
+    """The claims, then the suite's own findings, one table each."""
+    out = []
+    for title, table in sections(rows):
+        out += [f"== {title} ==", tabulate([[t["id"], t["paper"], *(t.get(c, "") for c in SCALE_COLUMNS)]
+                                            for t in table], headers=["id", "paper", *SCALE_COLUMNS],
+                                           maxcolwidths=[8, 18, 44, 12, 44, 12])]
+    sourced = [r for r in sorted(rows, key=lambda r: (r["id"], r["scale"])) if r.get("runs")]
+    if sourced:  # a reader must never take a stored number for one measured here
+        out.append("where the accuracy verdicts' runs come from (" + sourced[0]["data"] + "):")
+        out += [f"  {claim_label(r)}: {r['runs']}" for r in sourced]
+    undecided = sorted({claim_label(r) for r in rows if r["verdict"] == "inconclusive"})
+    if undecided:
+        out.append(f"inconclusive (an interval across a band's edge: neither holds nor fails): {', '.join(undecided)}")
+    return "\n".join(out)
+
+
+def markdown(rows: list[dict], style: str = "full", title: bool = True) -> str:
+    """The claims tables in Markdown: `full`, every column (reports/claims.md, docs), or `brief`, the claim,
+    the paper's value and the verdict at each scale (README)."""
+    columns = {"full": ["id", "source", "claim", "paper", *SCALE_COLUMNS, "why", "data", "runs"],
+               "brief": ["id", "claim", "paper", *(f"verdict {s}" for s in SCALES)]}[style]
+    text = ["# Claims of arXiv 2507.23536", ""] if title else []
+    for heading, table in sections(rows):
+        text += [f"{'##' if title else '###'} {heading[0].upper()}{heading[1:]}", "",
+                 tabulate([[t.get(c, "") or "-" for c in columns] for t in table], headers=columns,
+                          tablefmt="github"), ""]
+    return "\n".join(text).rstrip() + "\n"
+
+
+# A generated table in a committed file sits between these lines; `--write` refills it from the records and
+# tests/test_docs.py fails when a committed one differs from them.
+BEGIN = ("<!-- verdicts {style}: generated from baselines/{platform} by: "
+         "python -m repro verdicts --platform {platform} --write {files}; do not edit -->")
+END = "<!-- end of generated verdicts -->"
+BLOCK = re.compile(r"<!-- verdicts (brief|full): generated from baselines/([\w.-]+) .*?-->\n.*?<!-- end of generated "
+                   r"verdicts -->", re.S)
+GENERATED_IN = ("README.md", "docs/claims.md")  # the committed files that hold generated tables
+
+
+def fill(text: str, tables) -> str:
+    """`text` with each generated block refilled; tables(style, platform) -> the Markdown of that block."""
+    def block(m):
+        style, platform = m.group(1), m.group(2)
+        begin = BEGIN.format(style=style, platform=platform, files=" ".join(GENERATED_IN))
+        return f"{begin}\n\n{tables(style, platform)}\n{END}"
+    return BLOCK.sub(block, text)
+
+
+# ---- command line -------------------------------------------------------------------------------
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    source = ap.add_mutually_exclusive_group()
+    source.add_argument("--from", dest="results", action="append", default=None,
+                        help="a run's records (reports/results.json); repeat it to join the shards of one run")
+    source.add_argument("--baselines", default=None, help="a baselines folder (default: baselines, when --from "
+                        "is not given)")
+    ap.add_argument("--platform", default=None, help="baselines/<platform> (default: this machine's)")
+    ap.add_argument("--benchmark", choices=BENCHMARKS, default="glyphs", help="the accuracy records to read "
+                    "from baselines, as the claims run does (--from reads the run's own)")
+    ap.add_argument("--cpu-capability", default=None, help="read accuracy-<benchmark>-<capability>.json, made with "
+                    "a CPU's own kernels (REPRO_ISA=native), instead of the pinned kernels' accuracy-<benchmark>.json")
+    ap.add_argument("--check", action="store_true", help="with --from: exit 1 unless every re-derived verdict "
+                    "and measurement equals the run's own")
+    ap.add_argument("--markdown", nargs="?", const="full", choices=("full", "brief"), default=None,
+                    help="print the claims tables in Markdown (full: every column; brief: the verdicts, as README "
+                    "shows them) instead of the terminal's")
+    ap.add_argument("--write", nargs="+", metavar="FILE", default=None,
+                    help="refill the generated tables in these files (README.md docs/claims.md) from the records, "
+                    "each from the platform its marker names")
+    ap.add_argument("--against", default=None, metavar="BASELINES", help="with --from: list the verdicts and "
+                    "metrics that differ from these baselines (informational: exit 0)")
+
+
+def generated(root: Path, style: str, platform: str, data: DataSpec) -> str:
+    """A committed file's generated table: the claims derived from baselines/<platform>, in `style`."""
+    return markdown(derive(RecordedEvidence(from_baselines(root, platform, data), data)), style, title=False)
+
+
+def write(files: list[str], root: Path, data: DataSpec) -> None:
+    for name in files:
+        path = Path(name)
+        text = path.read_text()
+        if not BLOCK.search(text):
+            raise ValueError(f"{path} has no generated verdicts block; add the two marker lines "
+                             f"({BEGIN.split(':')[0].format(style='brief')}: ... and {END})")
+        new = fill(text, lambda style, platform: generated(root, style, platform, data))
+        write_text(path, new)
+        print(f"{path}: {'refilled' if new != text else 'already equal to the records'}")
+
+
+def run(args) -> int:
+    start = time.perf_counter()
+    if args.write:
+        if args.results:
+            raise ValueError("--write fills committed tables from the baselines, not a run's --from records")
+        write(args.write, Path(args.baselines or "baselines"), DataSpec(benchmark=args.benchmark))
+        return 0
+    platform = bl.check_platform(args.platform, "--platform") if args.platform else bl.platform_name()
+    stored_rows = None
+    if args.results:
+        records, stored_rows, data = join([from_results(Path(p)) for p in args.results])
+        where = ", ".join(args.results)
+    else:
+        data = DataSpec(benchmark=args.benchmark)
+        records = from_baselines(Path(args.baselines or "baselines"), platform, data, args.cpu_capability)
+        where = f"{args.baselines or 'baselines'}/{platform}"
+    rows = derive(RecordedEvidence(records, data))
+    if stored_rows is not None:  # where the run's accuracy verdicts came from, not this re-derivation
+        runs = {(r["id"], r["scale"]): r.get("runs", "") for r in stored_rows}
+        rows = [{**r, "runs": runs.get((r["id"], r["scale"]), r["runs"])} for r in rows]
+    if args.markdown:
+        print(markdown(rows, args.markdown), end="")
+        return 0
+    print(terminal_tables(rows))
+    print(f"re-derived {len(rows)} verdicts from {where} in {time.perf_counter() - start:.1f} s, no model built")
+    status = 0
+    if args.check:
+        if stored_rows is None:
+            raise ValueError("--check compares with a run's own verdicts: give --from reports/results.json")
+        diffs = differences(rows, stored_rows)
+        print("\n".join(diffs) if diffs else f"every verdict equals the run's own ({len(stored_rows)} checked)")
+        status = 1 if diffs else 0
+    if args.against:
+        if stored_rows is None:
+            raise ValueError("--against compares a run with baselines: give --from reports/results.json")
+        base = from_baselines(Path(args.against), platform, data, args.cpu_capability)
+        moved = differences(recorded(rows), derive(RecordedEvidence(base, data)), ("baselines", "this run"))
+        print(f"verdicts that differ from {args.against}/{platform}:")
+        print("\n".join(f"  {m}" for m in moved) or "  none")
+        metrics = moved_metrics(records, base)
+        print(f"metrics that moved beyond their tolerance: {len(metrics)}")
+        if metrics:
+            print(tabulate(metrics, headers=["group", "case", "what moved"], maxcolwidths=[14, 36, 80]))
+    return status
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m repro verdicts", description=__doc__.splitlines()[0])
+    add_arguments(ap)
+    args = ap.parse_args(argv)
+    try:
+        return run(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
