@@ -61,7 +61,7 @@ def test_bn_statistics_and_the_source_accuracy_are_read_against_their_bounds():
 
 
 def test_each_benchmark_runs_its_own_protocol():
-    """The glyph protocol was calibrated on FFT and head-only (README, "Calibration"); the digits keep
+    """The glyph protocol was calibrated on FFT and head-only (docs/accuracy.md, "Calibration"); the digits keep
     the one their stored baselines were recorded with."""
     lora = accuracy_run("mobilenet_v2", "lora", "shift-hard", 3, GLYPHS)
     assert (lora.steps, lora.checkpoints, lora.lr, lora.bn_stats) == (200, (25, 50, 100), 3e-4, "update")

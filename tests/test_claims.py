@@ -119,7 +119,7 @@ CASES = [(c, conv) for c, conv, scale in claim_cases() if scale == "32px"]
 @pytest.mark.parametrize("claim, convention", CASES, ids=[claim_id(c, v) for c, v in CASES])
 def test_claim_check_holds_and_fails_on_synthetic_measurements(claim, convention):
     holding, failing = SYNTHETIC[claim.id]
-    yes, no = claim.check(holding, convention), claim.check(failing, convention)
+    yes, no = claim.read(holding, convention), claim.read(failing, convention)
     assert yes.holds is True, yes.measured
     assert no.holds is False, no.measured
     assert no.measured and yes.measured
@@ -215,7 +215,7 @@ def test_every_verdict_re_derives_from_the_stored_records(claim, convention):
         fake = copy.copy(shared)
         fake.cells = GLYPHS.protocol.cells
         recorded = RecordedEvidence(records_of(fake, GLYPHS), GLYPHS)
-        live, again = claim.check(fake, convention), claim.check(recorded, convention)
+        live, again = claim.read(fake, convention), claim.read(recorded, convention)
         assert (live.status, live.measured) == (again.status, again.measured), claim.id
 
 
@@ -250,6 +250,15 @@ def test_a_time_interval_across_the_band_edge_is_inconclusive(claim_id_):
     from repro.verify.claims import TIME
 
     claim = next(c for c in CLAIMS if c.id == claim_id_)
-    verdict = claim.check(WideTimes(**SYNTHETIC[claim_id_][0].__dict__), TIME)
+    verdict = claim.read(WideTimes(**SYNTHETIC[claim_id_][0].__dict__), TIME)
     assert verdict.status == "inconclusive", verdict.measured
     assert "[" in verdict.measured  # the interval is shown, not only the point
+
+
+def test_break_even_is_the_first_rank_that_reaches_the_reference_and_reads_no_further():
+    from repro.verify.claims import break_even_rank
+
+    read = []
+    cost = {1: 10, 2: 40, 4: 100, 8: 90, 16: 300}
+    assert break_even_rank(cost, lambda r: read.append(r) or cost[r], 100) == 4 and read == [1, 2, 4]
+    assert break_even_rank(cost, cost.__getitem__, 301) is None

@@ -11,7 +11,7 @@ import torch
 from repro.case.specs import GLYPHS, DataSpec
 from repro.learn.data import glyphs, scenario_task, source_task
 
-DIGEST = ("import hashlib, torch; from repro import glyphs; torch.set_num_threads({threads}); "
+DIGEST = ("import hashlib, torch; from repro.learn.data import glyphs; torch.set_num_threads({threads}); "
           "x, y = glyphs.split('{task}', 'test', 32, 0); "
           "print(hashlib.sha256(x.numpy().tobytes() + y.numpy().tobytes()).hexdigest())")
 

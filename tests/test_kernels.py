@@ -63,9 +63,10 @@ def test_a_conflicting_variable_is_named_and_refused(variable, value):
 
 
 def test_native_trains_with_this_cpus_own_kernels_and_files_of_its_own():
-    done = python("import torch, repro\nfrom repro import kernels, baselines\nfrom repro.determinism import "
-                  "deterministic\nwith deterministic(): pass\nprint(kernels.kernel_set(), "
-                  "baselines.file_name('accuracy-digits'), kernels.describe()['env'])", REPRO_ISA="native")
+    done = python("import torch, repro\nfrom repro import kernels\nfrom repro.verify import baselines\n"
+                  "from repro.determinism import deterministic\nwith deterministic(): pass\n"
+                  "print(kernels.kernel_set(), baselines.file_name('accuracy-digits'), kernels.describe()['env'])",
+                  REPRO_ISA="native")
     assert done.returncode == 0, done.stderr
     capability = done.stdout.split()[0].removeprefix("native-")
     assert done.stdout.split()[:2] == [f"native-{capability}", f"accuracy-digits-{capability}.json"]
@@ -158,4 +159,4 @@ def test_a_stored_accuracy_run_is_made_again_to_the_last_digit(method, seed):
             "curve": {step: round(acc, 6) for step, acc in run.curve}}
     assert made == {k: stored[k] for k in ("before", "after", "curve")}, (
         f"{spec.key} seed {seed} made here: {made}; stored: {stored}. On this CPU the pinned kernels do not give the "
-        f"records' numbers (README, Trained numbers on every x86_64 CPU)")
+        f"records' numbers (docs/baselines.md, Trained numbers on every x86_64 CPU)")

@@ -141,3 +141,11 @@ def test_bad_input_names_the_problem_and_the_fix(kwargs, message):
 def test_missing_weights_file():
     with pytest.raises(FileNotFoundError, match="weights file /nowhere/w.pt does not exist"):
         build_model("resnet18", weights="/nowhere/w.pt")
+
+
+def test_every_method_says_what_its_rank_means():
+    from repro.case.methods import METHODS, RANK_MEANING
+
+    assert set(RANK_MEANING) == set(METHODS)
+    for method, meaning in RANK_MEANING.items():
+        assert meaning.startswith("no rank") == (method not in RANKED), method

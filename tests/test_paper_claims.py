@@ -84,7 +84,7 @@ def cases():
 @pytest.mark.parametrize("claim, convention, scale", cases())
 def test_claim(claim, convention, scale, evidence, claim_outcomes):
     reading = Reading(evidence.at(scale))
-    verdict = claim.check(reading, convention)
+    verdict = claim.read(reading, convention)
     data = evidence.data.describe() if claim.kind == "accuracy" else "analytic (no data)"
     claim_outcomes.append(Outcome(claim, convention, verdict, data, scale, reading.provenance()))
     key = claim_id(claim, convention, scale)

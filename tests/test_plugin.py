@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
@@ -65,7 +64,8 @@ def test_an_outside_project_records_passes_fails_on_a_moved_metric_and_updates_w
 
     first = pytest_in(project)  # nothing recorded yet: the failure says how to record it
     assert first.returncode == 1, first.stdout + first.stderr
-    assert "no baseline for case tinynet-lora-r4" in first.stdout and "--update-baselines" in first.stdout
+    assert f"no baseline file {baseline} (case tinynet-lora-r4)" in first.stdout, first.stdout
+    assert "'test_costs.py::test_lora_update_costs' --update-baselines" in first.stdout
 
     recorded = pytest_in(project, "--update-baselines", "--baseline-reason", "first record of tinynet")
     assert recorded.returncode == 0, recorded.stdout + recorded.stderr

@@ -1,9 +1,16 @@
 """The report from small synthetic records: the claims table, every figure, reproducible Markdown, and
 plain statements of what is missing instead of a crash."""
 
+import base64
+import io
 import json
+import os
+import re
+import shutil
+import subprocess
 
 import pytest
+from PIL import Image
 
 from repro.case.grid import RANKS
 from repro.case.methods import PAPER_METHODS as METHODS
@@ -90,6 +97,7 @@ def test_report_has_the_claims_table_every_figure_and_the_drift(records):
     assert "-100.00%" in drift
     html = (records / "out" / "index.html").read_text()
     assert "<table>" in html and html.count("data:image/png;base64,") == len(FIGURES)
+    assert html.index('class="matrix"') < html.index("data:image/png")  # the verdicts first, then the figures
 
 
 def test_same_records_give_identical_markdown(records):
@@ -125,3 +133,64 @@ def test_a_cuda_peak_shows_beside_the_analytic_ones():
                               "memory.peak.category_max_sum": 25 * mib},
              "resnet18-head": {"memory.peak.simultaneous": mib, "memory.peak.category_max_sum": mib}}
     assert cuda_table(costs) == [["resnet18-fft", "30.0", "20.0", "25.0", "x1.50"]]
+
+
+# ---- in a browser ----------------------------------------------------------------------------------
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+VERDICT_COLOURS = {"holds": (0x1A, 0x7F, 0x37), "does not reproduce": (0xC0, 0x39, 0x2B)}  # report.STYLE
+
+
+@pytest.fixture(scope="module")
+def browser():
+    found = os.environ.get("REPRO_BROWSER") or next(filter(None, map(shutil.which, BROWSERS)), None)
+    if not found:
+        pytest.skip("no headless Chromium or Chrome on PATH ($REPRO_BROWSER names one): apt-get install chromium; "
+                    "GitHub's ubuntu runners have google-chrome")
+    return found
+
+
+def render(browser, page, screenshot=None):
+    """(the DOM after rendering, every line the page wrote to the browser's console) of one headless load."""
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--enable-logging=stderr",
+             "--v=0", "--window-size=1400,900"]
+    done = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    if screenshot:
+        shot = subprocess.run([*flags, f"--screenshot={screenshot}", page.as_uri()], capture_output=True, text=True,
+                              timeout=120)
+        assert shot.returncode == 0 and screenshot.exists(), shot.stderr[-2000:]
+    return done.stdout, [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+
+
+def images(dom):
+    """Every image of the page decoded (PIL raises on a broken one); an image that is not embedded, by name."""
+    out = []
+    for src in re.findall(r'<img[^>]* src="([^"]+)"', dom):
+        assert src.startswith("data:image/png;base64,"), f"not embedded: {src[:80]}"
+        out.append(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("RGB"))
+    return out
+
+
+def test_the_html_report_renders_in_a_browser_with_the_verdict_matrix_first(records, browser, tmp_path):
+    build(records)
+    dom, console = render(browser, records / "out" / "index.html", tmp_path / "first-screen.png")
+    assert console == []  # no script errors, nothing logged
+    figures = images(dom)
+    assert len(figures) == len(FIGURES) and all(min(f.size) > 100 for f in figures)
+    assert dom.index('class="matrix"') < dom.index("<img") < dom.index("Claims in detail")
+    # the first screen (1400 x 900) shows the matrix styled: both verdict colours are on it
+    shot = Image.open(tmp_path / "first-screen.png").convert("RGB")
+    pixels = {colour for _, colour in shot.getcolors(maxcolors=1 << 24)}
+    for verdict, colour in VERDICT_COLOURS.items():
+        assert colour in pixels, f"no {verdict} badge on the first screen"
+
+
+def test_the_browser_check_sees_a_script_error_and_a_broken_image(browser, tmp_path):
+    page = tmp_path / "broken.html"
+    page.write_text('<!doctype html><html><body><img src="data:image/png;base64,AAAA"><script>missing()</script>'
+                    "</body></html>")
+    dom, console = render(browser, page)
+    assert any("missing is not defined" in line for line in console)
+    with pytest.raises(OSError):  # PIL's UnidentifiedImageError
+        images(dom)

@@ -64,3 +64,11 @@ def test_the_cyclic_collector_is_left_as_it_was(monkeypatch):
     assert gc.isenabled()
     time_against_fft(CASE, rounds=2, warmup=0)
     assert gc.isenabled()
+
+
+def test_one_clock_times_a_step_on_the_cpu():
+    import time
+
+    from repro.measure.clock import seconds
+
+    assert 0.02 <= seconds(lambda: time.sleep(0.02)) < 1.0

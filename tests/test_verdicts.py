@@ -22,7 +22,7 @@ def results_file(path: Path, fake, tamper=None, write=True):
     calibrated cells, as the glyph evidence reads them; a copy, since the fakes are shared)."""
     fake = copy.copy(fake)
     fake.cells = GLYPHS.protocol.cells
-    rows = [Outcome(c, conv, c.check(fake, conv), GLYPHS.describe() if c.kind == "accuracy" else
+    rows = [Outcome(c, conv, c.read(fake, conv), GLYPHS.describe() if c.kind == "accuracy" else
                     "analytic (no data)", scale).row() for c, conv, scale in claim_cases() if scale == "32px"]
     if tamper:
         next(r for r in rows if r["id"] == tamper)["verdict"] = "holds?"

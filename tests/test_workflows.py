@@ -94,8 +94,8 @@ def test_jetson_runs_on_the_self_hosted_device_and_never_for_pull_requests(jetso
 
 
 def test_every_x86_64_install_is_constrained_to_the_recorded_versions(ci):
-    # lint installs no torch; floor and arm64 install other releases on purpose
-    installs = [r for name, job in ci["jobs"].items() if name not in ("lint", "floor", "arm64")
+    # lint and docs install no torch; floor and arm64 install other releases on purpose
+    installs = [r for name, job in ci["jobs"].items() if name not in ("lint", "docs", "floor", "arm64")
                 for r in steps(job) if "pip install" in r]
     assert installs and all("-c baselines/x86_64-cpu/constraints.txt" in r for r in installs)
     root = WORKFLOWS.parents[1]
@@ -126,7 +126,7 @@ def test_latest_runs_the_claims_on_the_newest_releases_and_never_fails_a_build()
 
 
 def tool(name: str) -> str:
-    """A linter the test extra installs as a wheel with its binary inside (README, Workflows): never one
+    """A linter the test extra installs as a wheel with its binary inside (docs/development.md, Workflows): never one
     found elsewhere on PATH, whose version would decide the verdict."""
     exe = Path(sysconfig.get_path("scripts")) / name
     if not exe.exists():
@@ -212,6 +212,6 @@ def test_arm64_checks_the_whole_cost_grid_with_readmes_aarch64_pins():
     assert "arm" in job["runs-on"]
     run = " ".join(steps(job))
     assert "torch==2.9.1 torchvision==0.24.1" in run and "constraints" not in run
-    assert "pip install torch==2.9.1 torchvision==0.24.1" in (WORKFLOWS.parents[1] / "README.md").read_text()
+    assert "pip install torch==2.9.1 torchvision==0.24.1" in (WORKFLOWS.parents[1] / "docs" / "setup.md").read_text()
     # every cost case of the claims (both scales), against the counted files every CPU platform shares
     assert '-m paper_claims tests/test_costs.py -k "not step_time"' in run

@@ -110,7 +110,7 @@ def _adapter_dim(m: nn.Module) -> int:
 
 
 def _peft_config(method: str, rank: int | None, opts: MethodOptions):
-    """The peft config of each adapter method; what `rank` means differs, see PEFT_RANK."""
+    """The peft config of each adapter method; what `rank` means differs, see RANK_MEANING."""
     import peft
 
     if method in ("lora", "dora"):
@@ -129,8 +129,12 @@ def _peft_config(method: str, rank: int | None, opts: MethodOptions):
     raise AssertionError(method)
 
 
-# What "rank" is for each peft method (shown by `python -m repro list`)
-PEFT_RANK = {
+# What "rank" is for every method (shown by `python -m repro list`); tests/test_methods.py keeps it whole
+RANK_MEANING = {
+    "fft": "no rank: every weight trains",
+    "bn_head": "no rank: the BatchNorm affine parameters and the head train",
+    "head": "no rank: the head alone trains",
+    "galore": "rank r of GaLore's gradient projection (conv weights flattened to out x in*k*k)",
     "lora": "rank r of the update B A (alpha = r)",
     "dora": "rank r of LoRA's update, plus a magnitude per output channel",
     "loha": "rank r of each of the two low-rank factors whose Hadamard product is the update (alpha = r)",

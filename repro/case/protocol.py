@@ -37,7 +37,7 @@ class AccuracyProtocol:
 
 # digits and real data: 100 steps, fixed from the time budget before any method ran.
 DIGITS_PROTOCOL = AccuracyProtocol(100, (25, 50))
-# glyphs: calibrated on full fine-tuning and head-only alone (README, "Calibration"), before any other
+# glyphs: calibrated on full fine-tuning and head-only alone (docs/accuracy.md, "Calibration"), before any other
 # method ran on a glyph task. FFT at 3e-4 gained more than at 1e-3 (which lost accuracy over its first
 # 25 steps) and more with BatchNorm in train mode than with the source statistics frozen; head-only at
 # 3e-3 ended above 1e-2 on every task. 200 steps, because at 100 FFT was still gaining fast on the
@@ -47,7 +47,7 @@ DIGITS_PROTOCOL = AccuracyProtocol(100, (25, 50))
 # fine-tuning loop does.
 #
 # Which cells (model x task) the glyph claims are read on, decided on 2026-11-27 from the calibration
-# alone (README, "Calibration"; 5 seeds of FFT, head-only and BN statistics), before any LoRA, DoRA,
+# alone (docs/accuracy.md, "Calibration"; 5 seeds of FFT, head-only and BN statistics), before any LoRA, DoRA,
 # GaLore or BN+H run on a glyph task: a cell is read when it meets every criterion of its task, and
 # not otherwise, so no claim rests on a task that is not as easy or as hard as its name says. A cell
 # joins when a new calibration meets its criteria: shift-hard joined for both models the same day,

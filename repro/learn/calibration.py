@@ -5,7 +5,7 @@ accuracy model, the criteria below hold. They read full fine-tuning, head-only a
 alone, never LoRA, DoRA, GaLore or BN+H: those are the claims' subjects, and their verdicts are the
 experiment.
 
-    python -m repro calibrate            # the table in README's "Calibration" section
+    python -m repro calibrate            # the table in docs/accuracy.md, "Calibration"
 """
 
 from __future__ import annotations

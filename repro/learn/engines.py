@@ -112,7 +112,7 @@ class SlurmOptions:
     cpus_per_task: int = 1
     folder: str | None = None  # submitit's logs and pickles, on a file system the nodes share; None: in the cache
     # A job starts a Python that imports torch and peft (about 5 s on a 2-core EPYC, a quarter of a glyph
-    # run): 8 runs a job bring that under 5% of their time (README, Clusters). 1: a job per run.
+    # run): 8 runs a job bring that under 5% of their time (docs/clusters.md). 1: a job per run.
     runs_per_job: int = 8
 
 

@@ -12,7 +12,6 @@ import dataclasses
 import json
 import platform
 import statistics
-import time
 from dataclasses import dataclass
 from importlib import metadata
 
@@ -25,6 +24,7 @@ from repro.case.models import build_model
 from repro.case.specs import CaseSpec
 from repro.determinism import seeded
 from repro.kernels import cpu_capability, kernel_set
+from repro.measure import clock
 from repro.measure.fake import AnalyticMode, to_fake
 from repro.measure.flops import count_step_flops
 from repro.measure.memory import track_memory
@@ -194,11 +194,7 @@ def _profile(spec: CaseSpec, timed_steps: int) -> Measurement:
     if not spec.analytic and timed_steps > 0:
         times = []
         for _ in range(timed_steps + 1):  # the first step warms up allocator and kernels
-            start = time.perf_counter()
-            _run(phases)
-            if cuda:
-                torch.cuda.synchronize(spec.device)
-            times.append(time.perf_counter() - start)
+            times.append(clock.seconds(lambda: _run(phases), spec.device))
         seconds = statistics.median(times[1:])
     return Measurement(spec=spec, params=params, flops=flops, memory=memory, step_seconds=seconds,
                        env=environment(spec.device))

@@ -28,17 +28,17 @@ import functools
 import gc
 import math
 import statistics
-import time
 
 import torch
 
 from repro import kernels
 from repro.case.specs import CaseSpec
 from repro.determinism import seeded
+from repro.measure.clock import seconds
 from repro.measure.profile import build_case, step_phases
 from repro.stats import summarize
 
-ROUNDS = {32: 12, 224: 6}  # per input size, set by the time the grid may add to a claims run (README)
+ROUNDS = {32: 12, 224: 6}  # per input size, set by the time the grid may add to a claims run (docs/setup.md)
 WARMUP = 2
 
 
@@ -51,22 +51,7 @@ def step_timer(spec: CaseSpec):
         for phase in phases:
             phase()
 
-    if not spec.device.startswith("cuda"):
-        def timed() -> float:
-            start = time.perf_counter()
-            run()
-            return time.perf_counter() - start
-        return timed
-
-    def timed_cuda() -> float:
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        torch.cuda.synchronize(spec.device)
-        start.record()
-        run()
-        end.record()
-        end.synchronize()
-        return start.elapsed_time(end) / 1e3
-    return timed_cuda
+    return lambda: seconds(run, spec.device)
 
 
 def time_against_fft(spec: CaseSpec, rounds: int | None = None, warmup: int = WARMUP) -> dict:

@@ -24,7 +24,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from repro.case.grid import ACCURACY_MODELS, RANKS
-from repro.case.methods import METHODS, OPTIMIZERS, PEFT_RANK, RANKED, TARGET_POLICIES
+from repro.case.methods import METHODS, OPTIMIZERS, RANK_MEANING, RANKED, TARGET_POLICIES
 from repro.case.models import PAPER_MODELS, entry_point_models, factory, model_names
 from repro.case.specs import BENCHMARKS, DATA_ROOT_ENV, SCENARIOS, DataSpec
 from repro.files import slug
@@ -72,8 +72,7 @@ def cmd_list(args) -> int:
                     ["losses", ", ".join(LOSSES)],
                     ["FLOP conventions", ", ".join(CONVENTIONS)]], tablefmt="plain"))
     print()
-    print(tabulate([[m, PEFT_RANK.get(m, "rank r of GaLore's gradient projection" if m == "galore" else "no rank")]
-                    for m in METHODS], headers=["method", "what --rank means"]))
+    print(tabulate([[m, RANK_MEANING[m]] for m in METHODS], headers=["method", "what --rank means"]))
     return 0
 
 
@@ -304,7 +303,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    # peft's per-layer notices: OFT moving a block size to a divisor (PEFT_RANK says so), BOFT looking for
+    # peft's per-layer notices: OFT moving a block size to a divisor (RANK_MEANING says so), BOFT looking for
     # its CUDA kernel (it runs without it); one line per layer buries the table
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     for message in ("Invalid `oft_block_size`", "Failed to load the CUDA extension", "Setting boft_n_butterfly"):

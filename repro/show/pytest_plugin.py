@@ -63,10 +63,10 @@ def pytest_addoption(parser):
     group.addoption("--accuracy-rule", choices=("exact", "statistical"), default="exact",
                     help="how trained numbers are compared with their records: exact, seed by seed (the kernel "
                          "pin makes them equal on every x86_64 CPU), or statistical, for a CPU that does not "
-                         "reproduce them under the pin (README): stored means within 3 standard errors")
+                         "reproduce them under the pin (docs/baselines.md): stored means within 3 standard errors")
     group.addoption("--executor", default=None,
                     help=f"where the runs, pretrainings and analytic cost cases go: {engines.CHOICES} (default: "
-                         f"${engines.EXECUTOR_ENV}, else local, this machine's processes; README, Clusters)")
+                         f"${engines.EXECUTOR_ENV}, else local, this machine's processes; docs/clusters.md)")
     group.addoption("--runs-dir", default=None,
                     help=f"keep each finished run here, keyed by its spec and code, and make only what is missing "
                          f"(default: ${engines.RUNS_DIR_ENV}, else none: every run is made)")
@@ -129,8 +129,8 @@ class BaselineStore:
             self.new[group][case] = metrics
             return
         if not self.path(group).exists():
-            pytest.fail(f"no baseline for case {case}: {self.path(group)} does not exist; record it with: "
-                        f"{self.hint(group, case)}", pytrace=False)
+            pytest.fail(f"no baseline file {self.path(group)} (case {case}); record it with: {self.hint(group, case)}",
+                        pytrace=False)
         try:
             cases, problem = self._load(group)["cases"], None
         except bl.BaselineError as err:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import html
 import json
 import math
 import re
@@ -29,12 +30,13 @@ from tabulate import tabulate  # noqa: E402
 from repro.case.grid import ACCURACY_RANK, RANKS, TIME_CASES  # noqa: E402
 from repro.case.methods import PAPER_METHODS, RANKED  # noqa: E402
 from repro.case.models import PAPER_MODELS  # noqa: E402
-from repro.case.specs import GLYPHS, SCENARIOS, AdaptSpec, CaseSpec, DataSpec  # noqa: E402  # noqa: E402
+from repro.case.specs import BENCHMARKS, GLYPHS, SCENARIOS, AdaptSpec, CaseSpec, DataSpec  # noqa: E402
 from repro.files import write_atomic, write_text  # noqa: E402
 from repro.verify import baselines as bl  # noqa: E402
 from repro.verify.claims import SCALES as CLAIM_SCALES  # noqa: E402
-from repro.verify.evidence import COST_GROUPS, TIME_GROUPS, time_spec  # noqa: E402
-from repro.verify.verdicts import by_scale  # noqa: E402, F401 (re-exported)
+from repro.verify.claims import break_even_rank, claim_cases  # noqa: E402
+from repro.verify.evidence import COST_GROUPS, RECORD_GROUPS, TIME_GROUPS, RecordedEvidence, time_spec  # noqa: E402
+from repro.verify.verdicts import by_scale, derive  # noqa: E402, F401 (by_scale re-exported)
 
 RESULTS_SCHEMA = 1
 GROUPS = ("costs", "costs-224px", "accuracy-digits")
@@ -107,6 +109,97 @@ def load_inputs(results: Path, baselines_dir: Path, platform: str) -> Inputs:
     return inputs
 
 
+# ---- the verdict matrix -------------------------------------------------------------------------
+
+# What a reader wants at a glance: each claim against each way it is read. The FLOP conventions and the
+# measured time read cost claims; the benchmarks read accuracy claims.
+READINGS = ("paper rules", "exact", "time", "digits", "glyphs", "real data")
+STATUS = {"holds": "holds", "does not reproduce": "no", "inconclusive": "inconclusive"}  # CSS class; else "none"
+
+
+def reading_of(row: dict) -> list[str]:
+    """The matrix columns a claims row fills: its FLOP convention (both, for a cost claim that counts no
+    FLOPs), time, or the benchmark its accuracy runs are on."""
+    if row["data"].startswith("real data"):
+        return ["real data"]
+    if row["data"].startswith("embedded "):
+        return [row["data"].removeprefix("embedded ")]
+    if row["convention"] == "time":
+        return ["time"]
+    return [{"paper": "paper rules", "exact": "exact"}[row["convention"]]] if row["convention"] else ["paper rules",
+                                                                                                       "exact"]
+
+
+def stored_accuracy_rows(inputs: Inputs) -> list[dict]:
+    """The accuracy claims on each benchmark the run did not read, derived from its stored records."""
+    read = {r["data"] for r in inputs.claims}
+    rows = []
+    for benchmark in BENCHMARKS:
+        data = DataSpec(benchmark=benchmark)
+        if data.describe() in read or not inputs.cases(data.group):
+            continue
+        records = {g: inputs.cases(g) for g in (*RECORD_GROUPS, data.group)}
+        cases = [c for c in claim_cases() if c[0].kind == "accuracy"]
+        rows += [{**r, "stored": True} for r in derive(RecordedEvidence(records, data), cases)
+                 if r["verdict"] in STATUS]
+    return rows
+
+
+def verdict_matrix(rows: list[dict]) -> list[dict]:
+    """One line per claim (B-exact, B-paper and B-time are one claim read three ways): its words, the
+    paper's value, and per reading the (label, verdict) of each scale or convention it was read at."""
+    lines = {}
+    order = list(SCALES)
+    for r in sorted(rows, key=lambda r: (r["id"], order.index(r["scale"]) if r["scale"] in order else 9)):
+        base = r["id"].rsplit("-", 1)[0] if r["convention"] else r["id"]
+        line = lines.setdefault(base, {"id": base, "claim": r["claim"], "paper": r["paper"],
+                                       "section": r.get("section", "paper"), "cells": {}})
+        for reading in reading_of(r):
+            if reading in ("paper rules", "exact", "time"):
+                label = r["scale"]
+            else:
+                label = f"{r['convention']} rules" if r["convention"] == "paper" else (r["convention"] or "")
+            if r.get("stored"):
+                label = f"{label} stored".strip()
+            line["cells"].setdefault(reading, []).append((label, r["verdict"]))
+    return sorted(lines.values(), key=lambda line: (line["section"] != "paper", _claim_order(line["id"])))
+
+
+def _claim_order(claim_id: str):
+    head = re.match(r"[A-Z]+", claim_id).group()
+    return (len(head), head, claim_id)
+
+
+def matrix_html(lines: list[dict]) -> str:
+    """The matrix as an HTML table (Markdown keeps it as a block; the HTML page styles it)."""
+    columns = [c for c in READINGS if any(c in line["cells"] for line in lines)]
+    counts = {}
+    for line in lines:
+        for cell in line["cells"].values():
+            for _, verdict in cell:
+                counts[verdict] = counts.get(verdict, 0) + 1
+
+    def badge(label, verdict):
+        return (f'<span class="v {STATUS.get(verdict, "none")}" title="{html.escape(verdict)}">'
+                f'{html.escape(label)}{" " if label else ""}{html.escape(verdict)}</span>')
+
+    out = ['<p class="summary">' + " ".join(f'<span class="v {STATUS.get(v, "none")}">{html.escape(v)}: {n}</span>'
+                                             for v, n in sorted(counts.items())) + "</p>",
+           '<table class="matrix"><thead><tr><th>claim</th><th>the paper</th>'
+           + "".join(f"<th>{html.escape(c)}</th>" for c in columns) + "</tr></thead><tbody>"]
+    section = None
+    for line in lines:
+        if line["section"] != section:
+            section = line["section"]
+            title = "claims of the paper" if section == "paper" else "findings of this suite (not the paper's)"
+            out.append(f'<tr class="section"><th colspan="{2 + len(columns)}">{title}</th></tr>')
+        cells = "".join("<td>" + " ".join(badge(*b) for b in line["cells"].get(c, [])) + "</td>" for c in columns)
+        out.append(f'<tr><th scope="row"><b>{html.escape(line["id"])}</b> {html.escape(line["claim"])}</th>'
+                   f"<td>{html.escape(line['paper'])}</td>{cells}</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
 # ---- tables ------------------------------------------------------------------------------------
 
 def claims_table(rows: list[dict]) -> list[list]:
@@ -158,8 +251,9 @@ def break_even(costs: dict, scale: str, models=MODELS, methods=METHODS, ranks=RA
         for method in (m for m in methods if m in RANKED):
             row = [model, method]
             for metric in ("flops.exact.total", "flops.paper.total", "memory.peak.category_max_sum"):
-                measured = [r for r in ranks if case(model, method, r) in costs]
-                hit = next((r for r in measured if costs[case(model, method, r)][metric] >= fft[metric]), None)
+                values = {r: costs[case(model, method, r)][metric] for r in ranks if case(model, method, r) in costs}
+                measured = list(values)
+                hit = break_even_rank(measured, values.__getitem__, fft[metric])
                 row.append(f"r{hit}" if hit else (f"none up to r{measured[-1]}" if measured else "not measured"))
             rows.append(row)
     return rows
@@ -434,105 +528,117 @@ def _save(fig, path: Path, tight: bool = True) -> None:
 # ---- the page ----------------------------------------------------------------------------------
 
 def build(inputs: Inputs, out: Path) -> Path:
-    """Write index.md, index.html and the figures into `out`; returns the Markdown path."""
+    """Write index.md, index.html and the figures into `out`; returns the Markdown path. The verdict matrix
+    comes first, then the figures, then the detail behind both."""
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     md = ["# PEFT on edge CNNs: the claims of arXiv 2507.23536, measured", ""]
     if inputs.missing:
         md += ["## Missing inputs", "", *[f"* {m}" for m in inputs.missing], ""]
+    figs, detail = ["## Figures", ""], []
 
-    md += ["## Claims", ""]
+    lines = verdict_matrix(inputs.claims + stored_accuracy_rows(inputs))
+    if lines:
+        md += ["## Verdicts", "",
+               "Each claim against each way it is read: FLOPs counted under the paper's rules and exactly, "
+               "measured step time on the machine that ran, and accuracy on each benchmark (\"stored\": derived "
+               "from the stored records, not this run's). Inconclusive is an interval across a band's edge: "
+               "neither a pass nor a failure.", "", matrix_html(lines), ""]
+
+    detail += ["## Claims in detail", ""]
     headers = ["id", "the paper's words", "source", "paper", "scale", "ours (paper rules)", "ours (exact)",
                "ours (step time, this machine)", "verdict", "why they differ"]
     paper = [r for r in inputs.claims if r.get("section", "paper") == "paper"]
     ours = [r for r in inputs.claims if r.get("section") == "finding"]
     if paper:
-        md += [tabulate(claims_table(paper), tablefmt="github", headers=headers), ""]
+        detail += [tabulate(claims_table(paper), tablefmt="github", headers=headers), ""]
     else:
-        md += ["No claim checks in the run's results: run `pytest -m paper_claims` to check them.", ""]
+        detail += ["No claim checks in the run's results: run `pytest -m paper_claims` to check them.", ""]
     if ours:
-        md += ["## Findings of this suite", "", "Measured here, not claimed by the paper.", "",
-               tabulate(claims_table(ours), tablefmt="github", headers=headers), ""]
+        detail += ["## Findings of this suite", "", "Measured here, not claimed by the paper.", "",
+                   tabulate(claims_table(ours), tablefmt="github", headers=headers), ""]
 
     for scale, group in SCALES.items():
         costs = inputs.cases(group)
-        md += [f"## Costs at {scale} (batch 8)", ""]
+        detail += [f"## Costs at {scale} (batch 8)", ""]
         if not costs:
-            md += [f"No `{group}` measurements or baselines.", ""]
+            detail += [f"No `{group}` measurements or baselines.", ""]
             continue
         gone = flops_vs_rank(costs, scale, f"FLOPs of one update vs rank, batch 8, {scale}",
                              figures / f"flops_vs_rank_{scale}.png")
         gone += memory_breakdown(costs, scale, f"Memory by category, batch 8, {scale}, ranked methods at "
                                  f"r{ACCURACY_RANK}", figures / f"memory_{scale}.png")
-        md += [f"![FLOPs vs rank at {scale}](figures/flops_vs_rank_{scale}.png)", "",
-               "Lines: adapter methods against rank; dashed: methods without a rank. The two rows differ only "
-               "in how a depthwise conv's weight gradient is counted (shared/paper.md section 3).", "",
-               f"![Memory at {scale}](figures/memory_{scale}.png)", "",
-               "Bars stack each category's own maximum (the paper's peak); the black tick is the largest total "
-               "held at one moment.", "",
-               "Break-even ranks (the first rank at which the method costs as much as full fine-tuning):", "",
-               tabulate(break_even(costs, scale), tablefmt="github",
-                        headers=["model", "method", "FLOPs (exact)", "FLOPs (paper rules)", "peak memory"]), ""]
+        figs += [f"![FLOPs vs rank at {scale}](figures/flops_vs_rank_{scale}.png)", "",
+                 "Lines: adapter methods against rank; dashed: methods without a rank. The two rows differ only "
+                 "in how a depthwise conv's weight gradient is counted (shared/paper.md section 3).", "",
+                 f"![Memory at {scale}](figures/memory_{scale}.png)", "",
+                 "Bars stack each category's own maximum (the paper's peak); the black tick is the largest total "
+                 "held at one moment.", ""]
+        detail += ["Break-even ranks (the first rank at which the method costs as much as full fine-tuning):", "",
+                   tabulate(break_even(costs, scale), tablefmt="github",
+                            headers=["model", "method", "FLOPs (exact)", "FLOPs (paper rules)", "peak memory"]), ""]
         cuda = cuda_table(costs)
         if cuda:
-            md += ["Measured on the GPU (`torch.cuda.max_memory_allocated` over the profiled iterations) beside the "
-                   "analytic peaks, in MiB:", "",
-                   tabulate(cuda, tablefmt="github", headers=["case", "CUDA max allocated", "simultaneous (analytic)",
-                                                             "category max sum (analytic)", "CUDA / simultaneous"]),
-                   ""]
+            detail += ["Measured on the GPU (`torch.cuda.max_memory_allocated` over the profiled iterations) beside "
+                       "the analytic peaks, in MiB:", "",
+                       tabulate(cuda, tablefmt="github", headers=["case", "CUDA max allocated",
+                                                                 "simultaneous (analytic)",
+                                                                 "category max sum (analytic)", "CUDA / simultaneous"]),
+                       ""]
         if gone:
-            md += [f"Missing from the figures: {len(gone)} cases ({', '.join(sorted(set(gone))[:5])}"
-                   f"{', ...' if len(set(gone)) > 5 else ''}).", ""]
+            detail += [f"Missing from the figures: {len(gone)} cases ({', '.join(sorted(set(gone))[:5])}"
+                       f"{', ...' if len(set(gone)) > 5 else ''}).", ""]
 
-    md += ["## Measured step time against the FLOP counts", ""]
+    detail += ["## Measured step time against the FLOP counts", ""]
     points = {scale: time_points(inputs.cases(COST_GROUPS[scale]), inputs.cases(group), scale)
               for scale, group in TIME_GROUPS.items()}
     if any(points.values()):
         time_vs_flops(points, figures / "time_vs_flops.png")
         env = inputs.environment
-        md += [f"One unprofiled step of each method timed against FFT's in one process, in alternation, on "
-               f"{env.get('device', '?')} ({env.get('platform', '?')}, {env.get('cpu_capability', '?')} kernels); the "
-               "intervals are 95% over the timed rounds. These are this machine's seconds, not the paper's.", "",
-               "![Time vs FLOPs](figures/time_vs_flops.png)", ""]
+        figs += [f"One unprofiled step of each method timed against FFT's in one process, in alternation, on "
+                 f"{env.get('device', '?')} ({env.get('platform', '?')}, {env.get('cpu_capability', '?')} kernels); "
+                 "the intervals are 95% over the timed rounds. These are this machine's seconds, not the paper's.", "",
+                 "![Time vs FLOPs](figures/time_vs_flops.png)", ""]
         for scale, pts in points.items():
             if rows := time_table(pts):
-                md += [f"At {scale}, batch 8:", "",
-                       tabulate(rows, tablefmt="github", headers=["model", "method", "FLOP reduction (exact)",
-                                                                  "(paper rules)", "step-time reduction",
-                                                                  "step ms", "FFT step ms"]), ""]
+                detail += [f"At {scale}, batch 8:", "",
+                           tabulate(rows, tablefmt="github", headers=["model", "method", "FLOP reduction (exact)",
+                                                                      "(paper rules)", "step-time reduction",
+                                                                      "step ms", "FFT step ms"]), ""]
     else:
-        md += ["No time readings: `pytest -m paper_claims` measures them (baselines/<platform>/times.json).", ""]
+        detail += ["No time readings: `pytest -m paper_claims` measures them (baselines/<platform>/times.json).", ""]
 
-    md += ["## Accuracy vs cost", ""]
     benchmark = "glyphs" if inputs.cases("accuracy-glyphs") else "digits"
     accuracy = inputs.cases(f"accuracy-{benchmark}")
     if accuracy:
         gone = accuracy_vs_cost(accuracy, inputs.cases("costs"), figures / "accuracy_vs_cost.png")
         learning_curves(accuracy, figures / "learning_curves.png")
-        md += [f"Accuracy on the embedded {benchmark} benchmark, from the run's records (under --remeasure sample "
-               "the stored runs, a sample of them made again: the claims' verdict column says how many); bars "
-               "and bands are 95% intervals over the seeds.", "",
-               "![Accuracy vs cost](figures/accuracy_vs_cost.png)", "",
-               "![Learning curves](figures/learning_curves.png)", ""]
+        figs += [f"Accuracy on the embedded {benchmark} benchmark, from the run's records (under --remeasure sample "
+                 "the stored runs, a sample of them made again: the claims' verdict column says how many); bars "
+                 "and bands are 95% intervals over the seeds.", "",
+                 "![Accuracy vs cost](figures/accuracy_vs_cost.png)", "",
+                 "![Learning curves](figures/learning_curves.png)", ""]
         if gone:
-            md += [f"Missing cost cases for accuracy points: {', '.join(sorted(set(gone)))}.", ""]
+            detail += ["## Accuracy vs cost", "", f"Missing cost cases for accuracy points: "
+                       f"{', '.join(sorted(set(gone)))}.", ""]
     else:
-        md += ["No accuracy measurements or baselines.", ""]
+        figs += ["No accuracy measurements or baselines.", ""]
 
-    md += ["## Drift from the baselines", ""]
+    detail += ["## Drift from the baselines", ""]
     rows = drift(inputs)
     if not inputs.measured:
-        md += ["No run's measurements to compare.", ""]
+        detail += ["No run's measurements to compare.", ""]
     elif rows:
-        md += [tabulate(rows, headers=["group", "case", "metric", "baseline", "measured", "change"],
-                        tablefmt="github"), ""]
+        detail += [tabulate(rows, headers=["group", "case", "metric", "baseline", "measured", "change"],
+                            tablefmt="github"), ""]
     else:
-        md += [f"None: all {sum(map(len, inputs.measured.values()))} measured cases equal their baselines.", ""]
+        detail += [f"None: all {sum(map(len, inputs.measured.values()))} measured cases equal their baselines.", ""]
 
-    md += ["## Environment", "", tabulate(sorted(inputs.environment.items()), headers=["", ""], tablefmt="github"),
-           "", "Read from:", "", *[f"* {s}" for s in inputs.sources], ""]
+    detail += ["## Environment", "", tabulate(sorted(inputs.environment.items()), headers=["", ""],
+                                              tablefmt="github"),
+               "", "Read from:", "", *[f"* {s}" for s in inputs.sources], ""]
 
-    text = "\n".join(md)
+    text = "\n".join(md + figs + detail)
     write_text(out / "index.md", text)
     write_text(out / "index.html", to_html(text, out))
     return out / "index.md"
@@ -547,8 +653,34 @@ def to_html(markdown: str, out: Path) -> str:
         return f'src="data:image/png;base64,{data}"'
 
     body = re.sub(r'src="(figures/[^"]+\.png)"', embed, body)
-    style = ("body{font-family:sans-serif;max-width:1400px;margin:auto;padding:1em}"
-             "table{border-collapse:collapse;font-size:0.85em}td,th{border:1px solid #ccc;padding:3px 6px}"
-             "img{max-width:100%}")
-    return (f"<!doctype html>\n<html><head><meta charset='utf-8'><title>peft-edge-repro report</title>"
-            f"<style>{style}</style></head><body>\n{body}</body></html>\n")
+    return (f"<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>peft-edge-repro report</title><style>{STYLE}</style></head><body><main>\n{body}</main>"
+            f"</body></html>\n")
+
+
+# Verdict colours: green holds, red does not reproduce, amber inconclusive (Okabe-Ito-like, with the word
+# always written beside the colour, so no reader depends on telling them apart).
+STYLE = """
+:root{--holds:#1a7f37;--no:#c0392b;--inconclusive:#b7791f;--none:#6b7280;--line:#d9dde3;--ink:#1f2328}
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);margin:0;background:#f6f8fa}
+main{max-width:1440px;margin:0 auto;padding:1.5rem 2rem;background:#fff;min-height:100vh}
+h1{font-size:1.6rem;margin:.2rem 0 1rem}h2{font-size:1.25rem;margin-top:2.2rem;border-bottom:1px solid var(--line);
+padding-bottom:.3rem}
+table{border-collapse:collapse;font-size:.85rem;margin:.6rem 0;display:block;overflow-x:auto}
+td,th{border:1px solid var(--line);padding:4px 8px;vertical-align:top;text-align:left}
+thead th{background:#f0f2f5;position:sticky;top:0}
+tbody tr:nth-child(even){background:#fafbfc}
+img{max-width:100%;height:auto;border:1px solid var(--line);border-radius:4px}
+code{background:#f0f2f5;padding:0 .25em;border-radius:3px}
+table.matrix{display:table;width:100%;font-size:.9rem}
+table.matrix th[scope=row]{font-weight:normal;width:30%;min-width:16rem}
+table.matrix td:nth-child(2){width:8%}
+table.matrix tr.section th{background:#eef1f5;font-weight:600;text-transform:uppercase;font-size:.75rem;
+letter-spacing:.04em}
+.v{display:inline-block;margin:1px 2px;padding:1px 6px;border-radius:10px;color:#fff;font-size:.74rem;
+white-space:nowrap}
+.v.holds{background:var(--holds)}.v.no{background:var(--no)}.v.inconclusive{background:var(--inconclusive)}
+.v.none{background:var(--none)}
+p.summary .v{font-size:.85rem}
+"""

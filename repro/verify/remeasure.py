@@ -33,7 +33,7 @@ def deciding_cases(records: dict, data) -> dict[str, tuple]:
     from repro.verify.evidence import RecordedEvidence
 
     evidence = RecordedEvidence(records, data)
-    return {claim_id(claim, convention, scale): claim.check(evidence.at(scale), convention).cases
+    return {claim_id(claim, convention, scale): claim.read(evidence.at(scale), convention).cases
             for claim, convention, scale in claim_cases() if claim.kind == "accuracy"}
 
 

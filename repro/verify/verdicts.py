@@ -38,7 +38,7 @@ def derive(evidence: RecordedEvidence, cases=None, data_label: str | None = None
     for claim, convention, scale in cases or claim_cases():
         reading = Reading(evidence.at(scale))
         try:
-            verdict = claim.check(reading, convention)
+            verdict = claim.read(reading, convention)
         except MissingRecord as err:  # say which, and go on; a KeyError from a bug in a check is no "no record"
             rows.append({**Outcome(claim, convention, Verdict(None, str(err)), scale=scale).row(),
                          "verdict": NO_RECORD})

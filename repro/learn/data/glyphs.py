@@ -1,5 +1,5 @@
 """The glyph benchmark: an offline source task and four target tasks, easy and hard, meant to separate the
-methods (issue 11); opt-in until its tasks meet their calibration (README, "Status"). Nothing is
+methods (issue 11); opt-in until its tasks meet their calibration (docs/accuracy.md). Nothing is
 downloaded: glyphs are rendered from the TrueType fonts inside matplotlib's wheel and laid over
 photographs inside matplotlib's and scikit-learn's wheels.
 
@@ -18,7 +18,7 @@ photographs inside matplotlib's and scikit-learn's wheels.
 
 Every image is a function of (task, seed): all draws come from one torch.Generator, and rendering
 is per pixel (grid_sample), so the bytes are the same in every process and on any thread count.
-The knobs of each task are in KNOBS; README's calibration table says what they give on full
+The knobs of each task are in KNOBS; docs/accuracy.md's calibration table says what they give on full
 fine-tuning, head-only and BN statistics alone, the only methods they may be chosen on.
 """
 
@@ -71,7 +71,7 @@ KNOBS = {
     # undoes on ResNet-18's base model (73%; fog 34%, brightness 18%, defocus blur 13%). With fog beside
     # it, MobileNetV2's BN statistics recovered 43% of the drop (contrast alone: 68%).
     "shift-easy": Knobs(corruptions=("contrast",), severity=4, train_per_class=40, test_per_class=60),
-    # Pixels shuffled within 4 x 4 blocks (README, "Calibration": two designs tried on the reference
+    # Pixels shuffled within 4 x 4 blocks (docs/accuracy.md, "Calibration": two designs tried on the reference
     # methods, seed 0; small glyphs over photographs with impulse noise before them left head-only
     # 15-16 points behind FFT at every size, which the base model's 27-39% before any step capped)
     "shift-hard": Knobs(scramble=4, train_per_class=40, test_per_class=60),
