@@ -194,3 +194,18 @@ def test_the_browser_check_sees_a_script_error_and_a_broken_image(browser, tmp_p
     assert any("missing is not defined" in line for line in console)
     with pytest.raises(OSError):  # PIL's UnidentifiedImageError
         images(dom)
+
+
+def test_the_verdict_matrix_puts_each_reading_in_its_column():
+    time_row = {**CLAIMS[1], "id": "B-time", "convention": "time", "verdict": "inconclusive"}
+    glyph_row = {**CLAIMS[0], "id": "F", "claim": "stable", "data": "embedded glyphs", "verdict": "holds"}
+    stored_row = {**glyph_row, "data": "embedded digits", "verdict": "does not reproduce", "stored": True}
+    lines = {line["id"]: line for line in report.verdict_matrix([*CLAIMS, time_row, glyph_row, stored_row])}
+    assert lines["B"]["cells"] == {"exact": [("32px", "does not reproduce")],
+                                   "paper rules": [("32px", "does not reproduce"), ("224px", "holds")],
+                                   "time": [("32px", "inconclusive")]}
+    assert lines["A"]["cells"] == {"paper rules": [("32px", "holds")], "exact": [("32px", "holds")]}  # no FLOPs
+    assert lines["F"]["cells"] == {"glyphs": [("", "holds")], "digits": [("stored", "does not reproduce")]}
+    page = report.matrix_html(list(lines.values()))
+    assert '<span class="v inconclusive" title="inconclusive">32px: inconclusive</span>' in page
+    assert "stored: does not reproduce" in page and "holds: 4" in page

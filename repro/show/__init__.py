@@ -1,0 +1,1 @@
+"""Showing: the report, the one-model sweep, the command line (`python -m repro`) and the pytest plugin."""

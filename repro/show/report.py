@@ -160,7 +160,7 @@ def verdict_matrix(rows: list[dict]) -> list[dict]:
             else:
                 label = f"{r['convention']} rules" if r["convention"] == "paper" else (r["convention"] or "")
             if r.get("stored"):
-                label = f"{label} stored".strip()
+                label = f"{label}, stored" if label else "stored"
             line["cells"].setdefault(reading, []).append((label, r["verdict"]))
     return sorted(lines.values(), key=lambda line: (line["section"] != "paper", _claim_order(line["id"])))
 
@@ -181,7 +181,7 @@ def matrix_html(lines: list[dict]) -> str:
 
     def badge(label, verdict):
         return (f'<span class="v {STATUS.get(verdict, "none")}" title="{html.escape(verdict)}">'
-                f'{html.escape(label)}{" " if label else ""}{html.escape(verdict)}</span>')
+                f'{html.escape(f"{label}: " if label else "")}{html.escape(verdict)}</span>')
 
     out = ['<p class="summary">' + " ".join(f'<span class="v {STATUS.get(v, "none")}">{html.escape(v)}: {n}</span>'
                                              for v, n in sorted(counts.items())) + "</p>",
