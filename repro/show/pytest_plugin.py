@@ -35,7 +35,7 @@ from repro.files import write_text
 from repro.learn import engines
 from repro.verify import baselines as bl
 from repro.verify import remeasure, verdicts
-from repro.verify.evidence import RECORD_GROUPS, MeasuredEvidence, MissingRecord, RecordedEvidence
+from repro.verify.evidence import RECORD_GROUPS, TIME_GROUPS, MeasuredEvidence, MissingRecord, RecordedEvidence
 
 
 def pytest_addoption(parser):
@@ -93,7 +93,7 @@ def engine_from(config):
     return engines.make(config.getoption("--executor"), slurm=slurm)
 
 
-SUITE_GROUPS = {*RECORD_GROUPS, "costs-beyond"}  # the suite's own baseline files (besides accuracy-*)
+SUITE_GROUPS = {*bl.COUNTED, *TIME_GROUPS.values()}  # the suite's own baseline files (besides accuracy-*)
 
 
 class BaselineStore:

@@ -149,9 +149,8 @@ def verdict_matrix(rows: list[dict]) -> list[dict]:
     """One line per claim (B-exact, B-paper and B-time are one claim read three ways): its words, the
     paper's value, and per reading the (label, verdict) of each scale or convention it was read at."""
     lines = {}
-    order = list(SCALES)
-    for r in sorted(rows, key=lambda r: (r["id"], order.index(r["scale"]) if r["scale"] in order else 9)):
-        base = r["id"].rsplit("-", 1)[0] if r["convention"] else r["id"]
+    for r in sorted(rows, key=lambda r: (r["id"], _scale_rank(r["scale"]))):
+        base = _claim(r)
         line = lines.setdefault(base, {"id": base, "claim": r["claim"], "paper": r["paper"],
                                        "section": r.get("section", "paper"), "cells": {}})
         for reading in reading_of(r):
@@ -163,6 +162,16 @@ def verdict_matrix(rows: list[dict]) -> list[dict]:
                 label = f"{label}, stored" if label else "stored"
             line["cells"].setdefault(reading, []).append((label, r["verdict"]))
     return sorted(lines.values(), key=lambda line: (line["section"] != "paper", _claim_order(line["id"])))
+
+
+def _claim(row: dict) -> str:
+    """The claim a row reads, without its reading: B for B-exact, B-paper and B-time."""
+    return row["id"].rsplit("-", 1)[0] if row["convention"] else row["id"]
+
+
+def _scale_rank(scale: str) -> int:
+    """32px before 224px, and a scale the claims do not name after both."""
+    return list(SCALES).index(scale) if scale in SCALES else len(SCALES)
 
 
 def _claim_order(claim_id: str):
@@ -206,18 +215,15 @@ def claims_table(rows: list[dict]) -> list[list]:
     """One line per claim and scale: our number under the paper's rules and under exact counting."""
     lines = {}
     for r in rows:
-        base = r["id"].rsplit("-", 1)[0] if r["convention"] else r["id"]
-        line = lines.setdefault((base, r["scale"]), {"row": r, "paper": "", "exact": "", "time": "", "verdicts": {},
-                                                     "why": []})
+        line = lines.setdefault((_claim(r), r["scale"]), {"row": r, "paper": "", "exact": "", "time": "",
+                                                          "verdicts": {}, "why": []})
         for convention in ([r["convention"]] if r["convention"] else ["paper", "exact"]):
             line[convention] = r["measured"]
             line["verdicts"][convention] = r["verdict"]
         if r["why"] and r["why"] not in line["why"]:
             line["why"].append(r["why"])
     out = []
-    order = list(SCALES)
-    for (claim_id, scale), line in sorted(lines.items(), key=lambda kv: (kv[0][0], order.index(kv[0][1])
-                                                                        if kv[0][1] in order else len(order))):
+    for (claim_id, scale), line in sorted(lines.items(), key=lambda kv: (kv[0][0], _scale_rank(kv[0][1]))):
         r = line["row"]
         verdicts = set(line["verdicts"].values())
         verdict = verdicts.pop() if len(verdicts) == 1 else "; ".join(
