@@ -1,20 +1,32 @@
 """Which CPU kernels make a trained number, and one set of them for every x86_64 CPU.
 
-ATen, oneDNN and MKL pick their kernels by the CPU's vector extensions, and kernels add in different
-orders, so one seed trains other weights on an AVX-512 CPU than on an AVX2 one. Measured on a 2-core
-AMD EPYC with AVX-512 (ResNet-18, digits, LoRA r8, shift, seed 0): native kernels ended at 0.937778;
-ATen capped at AVX2 alone changed nothing; with oneDNN capped at AVX2 too it ended at 0.96, the record
-made on an AVX2 machine, and so did all 510 stored digit readings. So every trained number on x86_64 is
-made with the AVX2 kernels, which every x86_64 CPU of the last decade has:
+ATen, oneDNN and MKL pick their kernels by the CPU, and kernels add in different orders, so one seed
+trains other weights on one CPU than on another. ATen and oneDNN pick by vector extension: capped at
+AVX2, an AMD EPYC with AVX-512 made the records of an AVX2 one (ResNet-18, digits, LoRA r8, shift, seed
+0: 0.937778 native, 0.96 capped, and so did all 510 stored digit readings). MKL (torch's BLAS, LAPACK and
+the vector maths behind torch.sqrt) picks by vendor too (pytorch/pytorch#155552), and no setting makes an
+Intel CPU compute what an AMD one does (benchmarks/kernel_bits.py, measured on an Intel Xeon with
+AVX-512 and under qemu-user's AMD EPYC-Rome and Intel Haswell models):
 
-    ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
+* a classifier head's sgemm: AMD's default path gives bits that no value of MKL_CBWR or
+  MKL_ENABLE_INSTRUCTIONS gives on the Intel CPU;
+* MKL_CBWR=COMPATIBLE, MKL's documented cross-vendor branch, gives one SVD and one sgemm on both vendors,
+  but its torch.sqrt (AdamW's second moment) comes out one way on the real Intel CPU and another under
+  both emulated vendors: the emulation is not faithful there, so whether a real AMD CPU would agree
+  with a real Intel one cannot be shown here;
+* MKL_CBWR=AVX2 holds every Intel CPU with AVX2 to one code path (what the switch is for): the Intel
+  Xeon with AVX-512 and the emulated Haswell give the same bits at every stage of a training step.
 
-MKL is left as it is, and MKL_CBWR must be unset: MKL_CBWR=AVX2 (Intel's switch to fixed MKL code paths)
-moved every GaLore run on a 2-core AMD EPYC with AVX2 (torch.linalg.svd goes through MKL's LAPACK; the
-4 GaLore cases of 26 on the digits, e.g. ResNet-18 shift seed 1 ended at 0.937778 instead of its
-record's 0.942222, which it gives again without the switch), and nothing else. Whether an Intel CPU's
-MKL reproduces the records without it has not been measured (pytorch/pytorch#155552 says MKL picks
-kernels by vendor): the default tests re-make a stored GaLore run on whatever CPU runs them.
+So the kernel set is one per vendor, and each has its own records, made on a real CPU of that vendor:
+
+    every x86_64 CPU        ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
+    AMD (and any non-Intel)  MKL_CBWR unset: MKL's default path (`pinned-avx2`, the records
+                             baselines/x86_64-cpu/accuracy-<benchmark>.json)
+    Intel                    MKL_CBWR=AVX2 (`pinned-avx2-intel`, the records accuracy-<benchmark>-intel.json)
+
+MKL_CBWR must stay unset on AMD: MKL_CBWR=AVX2 there moved every GaLore run on a 2-core AMD EPYC with AVX2
+(its SVD; ResNet-18 shift seed 1 ended at 0.937778 instead of its record's 0.942222) and nothing else.
+
 The libraries read these once, when torch first uses them, so they must be in the environment before
 torch is imported: `import repro` sets them when torch is not imported yet (repro imports no torch), and
 every process it spawns inherits them. A process where torch came first, without them, cannot be
@@ -34,10 +46,41 @@ import platform
 import sys
 
 ISA_ENV = "REPRO_ISA"
-PIN = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
-UNSET = ("MKL_CBWR",)  # would move GaLore's SVD away from the records (above)
-PINNED = "pinned-avx2"  # the kernel set every x86_64 record is made with
+VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR")  # what the pin reads and sets
+PINNED = "pinned-avx2"  # the kernel set of AMD's (and any non-Intel x86_64 CPU's) records
+PINNED_INTEL = "pinned-avx2-intel"  # Intel's: MKL held to its AVX2 path
+INTEL = "GenuineIntel"
 PIN_ARCHES = ("x86_64", "amd64")
+
+
+def cpu_fields() -> dict[str, str]:
+    """The first processor's entries in /proc/cpuinfo (Linux); empty elsewhere."""
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
+    except OSError:
+        pass
+    return fields
+
+
+def vendor() -> str:
+    """GenuineIntel, AuthenticAMD, ...: what MKL picks its code paths by."""
+    return cpu_fields().get("vendor_id", "unknown")
+
+
+def pin_for(cpu_vendor: str) -> dict[str, str | None]:
+    """Each pin variable's value on a CPU of `cpu_vendor` (None: must be unset)."""
+    return {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+            "MKL_CBWR": "AVX2" if cpu_vendor == INTEL else None}
+
+
+PIN_ALL = pin_for(vendor())  # this CPU's, including what must stay unset
+PIN = {k: v for k, v in PIN_ALL.items() if v is not None}  # what the pin sets here
 
 
 class KernelError(ValueError):  # a setting of the environment: one line from the CLI
@@ -64,7 +107,7 @@ def apply(environ=os.environ, modules=sys.modules) -> dict:
     if not torch_first and pin:
         for key, value in PIN.items():
             environ.setdefault(key, value)  # a value the user set is kept, and checked by require_pinned
-    return {"torch_first": torch_first, "env": {k: environ.get(k) for k in (*PIN, *UNSET)}}
+    return {"torch_first": torch_first, "env": {k: environ.get(k) for k in VARIABLES}}
 
 
 # What this process started with, read when repro was first imported (a fact about the process, as
@@ -84,7 +127,7 @@ def pin_problem(state: dict | None = None) -> str | None:
     if wanted() != "pinned":
         return None
     state = state or AT_IMPORT
-    wrong = {k: v for k, v in state["env"].items() if v != PIN.get(k)}
+    wrong = {k: v for k, v in state["env"].items() if v != PIN_ALL.get(k)}
     fix = (f"start Python with {' '.join(f'{k}={v}' for k, v in PIN.items())}, or set {ISA_ENV}=native to train "
            f"with this CPU's own kernels (records of its own)")
     if wrong and state["torch_first"]:
@@ -93,8 +136,9 @@ def pin_problem(state: dict | None = None) -> str | None:
     if wrong:
         said = ", ".join(f"{k}={v}" for k, v in wrong.items())
         pin = " ".join(f"{k}={v}" for k, v in PIN.items())
-        return (f"{said} is set, but trained numbers on x86_64 are made with {pin} and MKL's own code paths "
-                f"(MKL_CBWR unset): unset it, or {fix}")
+        unset = [k for k, v in PIN_ALL.items() if v is None]
+        return (f"{said} is set, but trained numbers on this {vendor()} CPU are made with {pin}"
+                + (f" and {', '.join(unset)} unset" if unset else "") + f": change it, or {fix}")
     if cpu_capability() == "default":  # ATen falls back below AVX2 only on a CPU that lacks it
         return (f"this CPU has no AVX2, so it cannot make the records' kernels: set {ISA_ENV}=native and record its "
                 f"own accuracy file (pytest -m paper_claims --update-baselines --baseline-reason ...)")
@@ -111,20 +155,42 @@ def require_pinned() -> None:
 
 
 def kernel_set() -> str:
-    """The kernels trained numbers are made with here: `pinned-avx2`, or `native-<capability>`."""
+    """The kernels trained numbers are made with here: `pinned-avx2` (AMD), `pinned-avx2-intel`, or
+    `native-<capability>`."""
     if wanted() == "pinned":
-        return PINNED
+        return PINNED_INTEL if vendor() == INTEL else PINNED
     return f"native-{cpu_capability()}"
+
+
+def records_suffix() -> str:
+    """What a trained group's file name carries for this kernel set: nothing for AMD's pinned records
+    (the first ones), `-intel`, or `-<capability>` for a native run."""
+    kind = kernel_set()
+    return "" if kind == PINNED else "-intel" if kind == PINNED_INTEL else f"-{cpu_capability()}"
+
+
+def cpu_model() -> str:
+    """The CPU as a person names it: vendor, model name, family and model."""
+    f = cpu_fields()
+    if not f:
+        return platform.processor() or platform.machine()
+    return (f"{f.get('vendor_id', '?')} {f.get('model name', '?')} (family {f.get('cpu family', '?')} "
+            f"model {f.get('model', '?')})")
+
+
+def not_reproduced() -> str:
+    """What to tell a user whose CPU trains other numbers than the records: which CPU, which libraries,
+    and the way out."""
+    pinned = " ".join(f"{k}={v}" for k, v in PIN.items())
+    return (f"this CPU, {cpu_model()}, does not make the records' numbers with the kernels {kernel_set()} "
+            f"({pinned}); the libraries on the training path that pick kernels by CPU are ATen, oneDNN and MKL "
+            f"(repro/kernels.py; benchmarks/kernel_bits.py finds the first stage that differs): compare by the "
+            f"statistical rule instead, with --accuracy-rule statistical")
 
 
 def cpu_flags() -> set[str]:
     """The CPU's feature flags (Linux); empty where /proc/cpuinfo is not there."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            line = next((ln for ln in f if ln.startswith("flags")), "")
-    except OSError:
-        return set()
-    return set(line.partition(":")[2].split())
+    return set(cpu_fields().get("flags", "").split())
 
 
 def pin_changes_kernels() -> bool:
@@ -140,7 +206,7 @@ def go_native() -> None:
     if "torch" in sys.modules:  # the spawned interpreter re-imported a __main__ that imports torch
         raise KernelError("torch was imported before the worker could drop the kernel pin: start the run from a "
                           "script that imports torch inside a function, or with python -m repro / pytest")
-    for key in PIN:
+    for key in VARIABLES:
         os.environ.pop(key, None)
     os.environ[ISA_ENV] = "native"
     AT_IMPORT = apply()
@@ -149,7 +215,7 @@ def go_native() -> None:
 def describe(_=None) -> dict:
     """This process's kernels, as a worker reports them (tests/test_kernels.py)."""
     return {"kernels": kernel_set(), "capability": cpu_capability(), "problem": pin_problem(),
-            "env": {k: os.environ.get(k) for k in (*PIN, *UNSET)}, "isa": os.environ.get(ISA_ENV)}
+            "env": {k: os.environ.get(k) for k in VARIABLES}, "isa": os.environ.get(ISA_ENV)}
 
 
 def native_pool():

@@ -21,7 +21,9 @@ def recorded(tmp_path):
 def test_round_trip(recorded):
     data = bl.load(recorded)
     assert data["cases"] == CASES and data["history"][0]["reason"] == "first recording"
-    assert all(bl.compare(metrics, data["cases"][case]) == [] for case, metrics in CASES.items())
+    # integers stay integers through JSON, so an exact metric is compared as the integer it was
+    assert {type(v) for m in data["cases"].values() for v in m.values()} == {type(v) for m in CASES.values()
+                                                                             for v in m.values()}
 
 
 def test_changed_metric_fails_with_the_diff(recorded):
@@ -187,3 +189,26 @@ def test_every_cpu_platform_reads_one_set_of_counted_files_which_aarch64s_record
     assert {bl.folder(p, "costs") for p in ("x86_64-cpu", "aarch64-cpu", "riscv64-cpu")} == {"x86_64-cpu"}
     assert bl.folder("aarch64-cpu", "times") == "aarch64-cpu" and bl.folder("x86_64-cuda", "costs") == "x86_64-cuda"
     assert bl.folder("jetson-orin", "costs-224px") == "jetson-orin"
+
+
+def test_a_kernel_set_without_records_is_held_statistically_to_the_first_ones(tmp_path, monkeypatch):
+    """On a CPU whose kernel set has no accuracy file of its own (Intel's glyphs, until recorded), the exact
+    rule names the missing file; the statistical rule compares with the first records, AMD's."""
+    from types import SimpleNamespace
+
+    from repro import kernels
+    from repro.show.pytest_plugin import BaselineStore
+
+    monkeypatch.setattr(kernels, "records_suffix", lambda: "-intel")
+    (tmp_path / "x86_64-cpu").mkdir()
+    (tmp_path / "x86_64-cpu" / "accuracy-glyphs.json").write_text("{}")
+    options = {"--baselines-dir": str(tmp_path), "--device": "cpu", "--update-baselines": False,
+               "--baseline-reason": "", "--accuracy-rule": "exact"}
+    config = SimpleNamespace(getoption=lambda name: options[name], rootpath=tmp_path)
+    monkeypatch.setattr(bl, "platform_name", lambda device="cpu": "x86_64-cpu")
+    assert BaselineStore(config).path("accuracy-glyphs").name == "accuracy-glyphs-intel.json"
+    options["--accuracy-rule"] = "statistical"
+    assert BaselineStore(config).path("accuracy-glyphs").name == "accuracy-glyphs.json"
+    assert BaselineStore(config).path("costs").name == "costs.json"
+    options["--update-baselines"] = True  # recording writes the kernel set's own file
+    assert BaselineStore(config).path("accuracy-glyphs").name == "accuracy-glyphs-intel.json"

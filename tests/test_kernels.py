@@ -11,6 +11,7 @@ import pytest
 
 from repro import kernels
 from repro.learn.engines import Local
+from repro.verify import baselines as bl
 
 ROOT = Path(__file__).resolve().parents[1]
 x86_64 = pytest.mark.skipif(platform.machine().lower() not in kernels.PIN_ARCHES, reason="the pin is for x86_64")
@@ -18,30 +19,31 @@ x86_64 = pytest.mark.skipif(platform.machine().lower() not in kernels.PIN_ARCHES
 
 def python(code: str, **env) -> subprocess.CompletedProcess:
     """`code` in a fresh interpreter started without the pin's variables (as a user's shell starts it)."""
-    clean = {k: v for k, v in os.environ.items() if k not in (*kernels.PIN, *kernels.UNSET, kernels.ISA_ENV)}
+    clean = {k: v for k, v in os.environ.items() if k not in (*kernels.VARIABLES, kernels.ISA_ENV)}
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           env={**clean, **env}, timeout=300)
 
 
 @x86_64
 def test_this_test_process_trains_with_the_pinned_kernels():
-    assert kernels.describe() == {"kernels": kernels.PINNED, "capability": "avx2", "problem": None,
-                                  "env": {**kernels.PIN, "MKL_CBWR": None}, "isa": None}
+    assert kernels.describe() == {"kernels": kernels.kernel_set(), "capability": "avx2", "problem": None,
+                                  "env": kernels.PIN_ALL, "isa": None}
+    assert kernels.kernel_set() in (kernels.PINNED, kernels.PINNED_INTEL)
 
 
 @x86_64
 def test_a_training_worker_carries_the_pin_into_its_environment():
     """repro/learn/runs.py's spawned workers (adaptation runs, pretraining) inherit the pin and find it holding."""
     for worker in Local(2).map(kernels.describe, [0, 1]):
-        assert worker["env"] == {**kernels.PIN, "MKL_CBWR": None}
-        assert worker["problem"] is None and worker["kernels"] == kernels.PINNED
+        assert worker["env"] == kernels.PIN_ALL
+        assert worker["problem"] is None and worker["kernels"] == kernels.kernel_set()
 
 
 @x86_64
 def test_importing_repro_first_pins_a_fresh_interpreter():
     done = python("import repro, torch; from repro import kernels; print(kernels.describe())")
     assert done.returncode == 0, done.stderr
-    assert "'problem': None" in done.stdout and "'kernels': 'pinned-avx2'" in done.stdout
+    assert "'problem': None" in done.stdout and f"'kernels': '{kernels.kernel_set()}'" in done.stdout
 
 
 @x86_64
@@ -55,7 +57,7 @@ def test_training_refuses_where_torch_came_first_without_the_pin():
 
 
 @x86_64
-@pytest.mark.parametrize("variable, value", [("ONEDNN_MAX_CPU_ISA", "AVX512_CORE"), ("MKL_CBWR", "AVX2")])
+@pytest.mark.parametrize("variable, value", [("ONEDNN_MAX_CPU_ISA", "AVX512_CORE"), ("MKL_CBWR", "COMPATIBLE")])
 def test_a_conflicting_variable_is_named_and_refused(variable, value):
     done = python("import repro\nfrom repro.determinism import deterministic\nwith deterministic(): print('trained')",
                   **{variable: value})
@@ -88,7 +90,33 @@ def test_step_times_are_read_with_the_cpus_own_kernels_in_a_worker_of_their_own(
     finally:
         pool.shutdown()
     assert worker["isa"] == "native" and worker["problem"] is None
-    assert worker["env"] == dict.fromkeys((*kernels.PIN, *kernels.UNSET)) and worker["kernels"].startswith("native-")
+    assert worker["env"] == dict.fromkeys(kernels.VARIABLES) and worker["kernels"].startswith("native-")
+
+
+def test_mkl_is_held_to_its_avx2_path_on_intel_and_left_alone_elsewhere(monkeypatch):
+    """MKL picks by vendor: Intel's records are made with MKL_CBWR=AVX2 (every Intel CPU with AVX2 computes
+    alike there), AMD's with MKL's default path, which MKL_CBWR would move (repro/kernels.py)."""
+    assert kernels.pin_for(kernels.INTEL)["MKL_CBWR"] == "AVX2"
+    assert kernels.pin_for("AuthenticAMD")["MKL_CBWR"] is None
+    assert kernels.pin_for("AuthenticAMD")["ONEDNN_MAX_CPU_ISA"] == kernels.pin_for(kernels.INTEL)["ONEDNN_MAX_CPU_ISA"]
+    if kernels.wanted() != "pinned":
+        return
+    for cpu, kind, suffix in ((kernels.INTEL, kernels.PINNED_INTEL, "-intel"), ("AuthenticAMD", kernels.PINNED, "")):
+        monkeypatch.setattr(kernels, "vendor", lambda cpu=cpu: cpu)
+        assert (kernels.kernel_set(), kernels.records_suffix()) == (kind, suffix)
+        assert bl.file_name("accuracy-glyphs") == f"accuracy-glyphs{suffix}.json"
+        assert bl.file_name("costs") == "costs.json"  # counted: one file for every CPU
+
+
+def test_a_vendors_mkl_setting_on_another_vendors_cpu_is_named(monkeypatch):
+    """An AMD CPU told MKL_CBWR=AVX2 (an Intel record's setting, carried by a cluster's environment) refuses."""
+    monkeypatch.setattr(kernels, "PIN_ALL", kernels.pin_for("AuthenticAMD"))
+    monkeypatch.setattr(kernels, "vendor", lambda: "AuthenticAMD")
+    monkeypatch.setattr(kernels, "wanted", lambda: "pinned")
+    state = {"torch_first": False, "env": {**kernels.pin_for("AuthenticAMD"), "MKL_CBWR": "AVX2"}}
+    problem = kernels.pin_problem(state)
+    assert problem.startswith("MKL_CBWR=AVX2 is set, but trained numbers on this AuthenticAMD CPU")
+    assert "MKL_CBWR unset" in problem
 
 
 def test_the_pin_changes_kernels_only_on_a_cpu_with_more_than_avx2(monkeypatch):
@@ -140,15 +168,16 @@ def test_bitsandbytes_cpu_kernel_notice_is_dropped_and_its_other_warnings_are_no
 def test_a_stored_accuracy_run_is_made_again_to_the_last_digit(method, seed):
     """What the pin is for, on whatever x86_64 CPU runs the tests: a stored digits run (ResNet-18 on the
     shifted digits, whose base model the default tests pretrain anyway) comes out equal to its record in
-    every reading, with no tolerance. Head only is the short one; GaLore's SVD goes through MKL, the one
-    library left to pick its kernels by CPU (repro/kernels.py)."""
+    every reading, with no tolerance, from the records of this CPU's kernel set (AMD's or Intel's). Head only
+    is the short one (its classifier head is MKL's sgemm); GaLore adds MKL's SVD and AdamW's torch.sqrt (MKL's
+    vector maths), the parts that MKL picks by CPU vendor (repro/kernels.py)."""
     from repro.case.grid import accuracy_run
     from repro.learn.training import adapt
     from repro.measure.profile import environment
     from repro.verify import baselines as bl
 
     spec = accuracy_run("resnet18", method, "shift", seed)
-    stored_file = bl.load(ROOT / "baselines" / "x86_64-cpu" / "accuracy-digits.json")
+    stored_file = bl.load(bl.path(ROOT / "baselines", "x86_64-cpu", "accuracy-digits"))  # this CPU's kernel set
     mismatch = bl.environment_mismatch(stored_file["environment"], environment("cpu"))
     if mismatch:  # the floor job's older torch: other library code, not other kernels
         pytest.skip(f"the digits records were {mismatch}")
@@ -158,5 +187,4 @@ def test_a_stored_accuracy_run_is_made_again_to_the_last_digit(method, seed):
     made = {"before": round(run.before, 6), "after": round(run.after, 6),
             "curve": {step: round(acc, 6) for step, acc in run.curve}}
     assert made == {k: stored[k] for k in ("before", "after", "curve")}, (
-        f"{spec.key} seed {seed} made here: {made}; stored: {stored}. On this CPU the pinned kernels do not give the "
-        f"records' numbers (docs/baselines.md, Trained numbers on every x86_64 CPU)")
+        f"{spec.key} seed {seed} made here: {made}; stored: {stored}: {kernels.not_reproduced()}")

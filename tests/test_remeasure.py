@@ -13,6 +13,7 @@ import pytest
 from repro.case.grid import accuracy_run
 from repro.case.protocol import ACCURACY_SEEDS
 from repro.case.specs import DataSpec
+from repro.verify import baselines as bl
 from repro.verify import remeasure
 from repro.verify.evidence import RecordedEvidence
 from repro.verify.verdicts import from_baselines
@@ -99,7 +100,7 @@ def test_a_record_off_by_one_unit_fails_the_day_its_run_is_sampled_and_every_day
     of BN+H moved by one unit in the last stored digit leaves every verdict as it was, so only making
     the run again can see it."""
     shutil.copytree(ROOT / "baselines", tmp_path / "b")
-    path = tmp_path / "b" / "x86_64-cpu" / "accuracy-digits.json"
+    path = bl.path(tmp_path / "b", "x86_64-cpu", "accuracy-digits")  # this CPU's kernel set's records
     data = json.loads(path.read_text())
     case, seed = "resnet18-bn_head-unseen", 1
     reading = f"accuracy.after.seed{seed}"

@@ -149,9 +149,9 @@ def compare(current: dict, baseline: dict, rule: str = "exact") -> list[str]:
 
 
 # Groups whose numbers come from training: on a CPU they depend on the kernels (repro/kernels.py). Made
-# with the pinned kernels (any x86_64 CPU), they are the platform's one file, accuracy-digits.json; made
-# with a CPU's own (REPRO_ISA=native, or a platform with no pin), a file per capability,
-# accuracy-digits-avx512.json.
+# with the pinned kernels, one file per vendor's kernel set: accuracy-digits.json (AMD and any non-Intel
+# x86_64 CPU) and accuracy-digits-intel.json; made with a CPU's own (REPRO_ISA=native, or a platform with
+# no pin), a file per capability, accuracy-digits-avx512.json.
 PER_KERNEL_SET = ("accuracy-digits", "accuracy-glyphs", "accuracy-real-data")
 
 
@@ -159,8 +159,7 @@ def file_name(group: str, device: str = "cpu") -> str:
     if group in PER_KERNEL_SET and not device.startswith("cuda"):
         from repro import kernels  # torch: only where a trained group is named
 
-        if kernels.wanted() == "native":
-            return f"{group}-{kernels.cpu_capability()}.json"
+        return f"{group}{kernels.records_suffix()}.json"  # one file per kernel set (repro/kernels.py)
     return f"{group}.json"
 
 

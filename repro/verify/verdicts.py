@@ -77,9 +77,10 @@ def join(parts: list[tuple[dict, list[dict], DataSpec]]) -> tuple[dict, list[dic
 
 
 def from_baselines(root: Path, platform: str, data: DataSpec, capability: str | None = None) -> dict:
-    """group -> case -> metrics from baselines/<platform>. Accuracy: the file made with the pinned kernels
-    (accuracy-<benchmark>.json), or with `capability` given, the one a CPU made with its own kernels
-    (accuracy-<benchmark>-<capability>.json, repro/kernels.py)."""
+    """group -> case -> metrics from baselines/<platform>. Accuracy: the file made with AMD's pinned kernels
+    (accuracy-<benchmark>.json, what the generated tables read on any machine), or with `capability`
+    given, accuracy-<benchmark>-<capability>.json: `intel` (Intel's pinned kernels) or a CPU's own
+    (repro/kernels.py)."""
     records = {}
     for group in RECORD_GROUPS:
         path = bl.path(root, platform, group)
@@ -219,8 +220,9 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--platform", default=None, help="baselines/<platform> (default: this machine's)")
     ap.add_argument("--benchmark", choices=BENCHMARKS, default="glyphs", help="the accuracy records to read "
                     "from baselines, as the claims run does (--from reads the run's own)")
-    ap.add_argument("--cpu-capability", default=None, help="read accuracy-<benchmark>-<capability>.json, made with "
-                    "a CPU's own kernels (REPRO_ISA=native), instead of the pinned kernels' accuracy-<benchmark>.json")
+    ap.add_argument("--cpu-capability", default=None, help="read accuracy-<benchmark>-<capability>.json instead of "
+                    "AMD's pinned records, accuracy-<benchmark>.json: 'intel' for Intel's pinned records, or a "
+                    "capability (avx512, ...) for a CPU's own kernels (REPRO_ISA=native)")
     ap.add_argument("--check", action="store_true", help="with --from: exit 1 unless every re-derived verdict "
                     "and measurement equals the run's own")
     ap.add_argument("--markdown", nargs="?", const="full", choices=("full", "brief"), default=None,
