@@ -1,12 +1,16 @@
 """Which kernels make other bits on this CPU: short hashes of each stage a trained number goes through.
 
-    python benchmarks/kernel_bits.py                                  # this CPU, the pinned kernels
-    qemu-x86_64 -cpu EPYC-Rome-v1 .venv/bin/python benchmarks/kernel_bits.py   # an emulated AMD
-    qemu-x86_64 -cpu Haswell-v1 .venv/bin/python benchmarks/kernel_bits.py     # an emulated Intel
+    python benchmarks/kernel_bits.py                                  # this CPU, its vendor's pinned kernels
+    REPRO_CPU_VENDOR=AuthenticAMD qemu-x86_64 -cpu EPYC-Rome-v1 .venv/bin/python benchmarks/kernel_bits.py
+    REPRO_CPU_VENDOR=GenuineIntel qemu-x86_64 -cpu Haswell-v1 .venv/bin/python benchmarks/kernel_bits.py
+
+(qemu-user shows the host's /proc/cpuinfo, so the emulated vendor is named for the pin; a variable set
+by hand, MKL_CBWR=COMPATIBLE say, is kept and printed on the first line.)
 
 Two CPUs that print the same line for every stage train the same weights from one seed; the first
 stage that differs names the library to pin (repro/kernels.py). Kept small, because QEMU's TCG runs
-it about 100x slower than native (a few minutes in all).
+it about 100x slower than native: a stage's name as an argument runs that stage alone (the full SVD
+takes over 15 minutes under an emulated Haswell; "svd small" takes the same path on smaller matrices).
 """
 
 from __future__ import annotations
@@ -82,9 +86,9 @@ def stages():
     def sqrt():  # AdamW's second moment: torch.sqrt goes through MKL's vector maths, not the CPU's sqrt
         return digest(gen(36864, seed=30).abs().add(0.1).sqrt())
 
-    def svd():  # GaLore's projection: LAPACK through MKL
+    def svd(shapes=((512, 4608), (64, 576), (256, 2304))):  # GaLore's projection: LAPACK through MKL
         outs = []
-        for i, (m, n) in enumerate([(512, 4608), (64, 576), (256, 2304)]):
+        for i, (m, n) in enumerate(shapes):
             u, s, _ = torch.linalg.svd(gen(m, n, seed=20 + i), full_matrices=False)
             outs += [u[:, :8], s]
         return digest(*outs)
@@ -96,6 +100,7 @@ def stages():
 
     return [("mm", mm), ("sqrt", sqrt), ("conv", conv), ("depthwise", depthwise), ("init", init), ("data", data),
             ("resnet18 step", step("resnet18")), ("mobilenet_v2 step", step("mobilenet_v2")), ("svd", svd),
+            ("svd small", lambda: svd(((64, 576), (128, 1152)))),  # the same path, minutes sooner under emulation
             # GaLore's projection is remade every 2 steps here, so 3 steps take two SVDs of every weight
             ("resnet18 head", step("resnet18", "head")), ("mobilenet_v2 galore", step("mobilenet_v2", "galore", 8, 3))]
 

@@ -69,8 +69,9 @@ def cpu_fields() -> dict[str, str]:
 
 
 def vendor() -> str:
-    """GenuineIntel, AuthenticAMD, ...: what MKL picks its code paths by."""
-    return cpu_fields().get("vendor_id", "unknown")
+    """GenuineIntel, AuthenticAMD, ...: what MKL picks its code paths by. $REPRO_CPU_VENDOR stands in for
+    /proc/cpuinfo under qemu-user, which shows the host's CPU, not the emulated one (benchmarks/kernel_bits.py)."""
+    return os.environ.get("REPRO_CPU_VENDOR") or cpu_fields().get("vendor_id", "unknown")
 
 
 def pin_for(cpu_vendor: str) -> dict[str, str | None]:

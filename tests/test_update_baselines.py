@@ -14,7 +14,13 @@ TWO_CASES = "tests/test_costs.py::test_update_costs_match_baseline[resnet18-fft]
 def run_pytest(*args, env=None):
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
                            "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), "-m", "smoke", *args],
-                          cwd=ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})})
+                          cwd=ROOT, capture_output=True, text=True, env={**clean_env(), **(env or {})})
+
+
+def clean_env() -> dict:
+    """This process's environment less pytest's own (an xdist worker's PYTEST_XDIST_* would make the nested
+    run think it is a worker: `pytest -n 2` failed here)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
 
 
 def test_update_writes_only_the_cases_that_ran(tmp_path):
