@@ -15,7 +15,8 @@ AVX-512 and under qemu-user's AMD EPYC-Rome and Intel Haswell models):
   both emulated vendors: the emulation is not faithful there, so whether a real AMD CPU would agree
   with a real Intel one cannot be shown here;
 * MKL_CBWR=AVX2 holds every Intel CPU with AVX2 to one code path (what the switch is for): the Intel
-  Xeon with AVX-512 and the emulated Haswell give the same bits at every stage of a training step.
+  Xeon with AVX-512 and the emulated Haswell give the same bits at every stage of a training step
+  (sgemm, sqrt, SVD, convolutions, AdamW, head-only and GaLore updates).
 
 So the kernel set is one per vendor, and each has its own records, made on a real CPU of that vendor:
 
