@@ -207,6 +207,10 @@ def test_a_kernel_set_without_records_is_held_statistically_to_the_first_ones(tm
     config = SimpleNamespace(getoption=lambda name: options[name], rootpath=tmp_path)
     monkeypatch.setattr(bl, "platform_name", lambda device="cpu": "x86_64-cpu")
     assert BaselineStore(config).path("accuracy-glyphs").name == "accuracy-glyphs-intel.json"
+    # the exact rule's failure names both ways out: record this kernel set's file, or the statistical rule
+    assert BaselineStore(config).first_records("accuracy-glyphs").endswith("accuracy-glyphs.json statistically: "
+                                                                          "--accuracy-rule statistical")
+    assert BaselineStore(config).first_records("costs") == ""
     options["--accuracy-rule"] = "statistical"
     assert BaselineStore(config).path("accuracy-glyphs").name == "accuracy-glyphs.json"
     assert BaselineStore(config).path("costs").name == "costs.json"
