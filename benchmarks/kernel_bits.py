@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import platform
 import sys
 import time
 
 import repro  # noqa: F401 (puts the kernel pin in the environment before torch starts)
+from repro.kernels import cpu_model
 
 
 def digest(*tensors) -> str:
@@ -29,14 +29,6 @@ def digest(*tensors) -> str:
     for t in tensors:
         h.update(t.detach().contiguous().numpy().tobytes())
     return h.hexdigest()[:10]
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown"
 
 
 def stages():
@@ -110,7 +102,7 @@ def main(only: list[str]) -> None:
 
     torch.set_num_threads(1)
     keys = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "MKL_DEBUG_CPU_TYPE")
-    print(f"# {cpu_name()} | ATen {torch.backends.cpu.get_cpu_capability()} | "
+    print(f"# {cpu_model()} | ATen {torch.backends.cpu.get_cpu_capability()} | "
           + " ".join(f"{k}={os.environ[k]}" for k in keys if k in os.environ), flush=True)
     for name, thunk in stages():
         if only and name not in only:

@@ -1,4 +1,4 @@
-"""Which CPU kernels make a trained number, and one set of them for every x86_64 CPU.
+"""Which CPU kernels make a trained number, and one set of them for every x86_64 CPU of a vendor.
 
 ATen, oneDNN and MKL pick their kernels by the CPU, and kernels add in different orders, so one seed
 trains other weights on one CPU than on another. ATen and oneDNN pick by vector extension: capped at

@@ -114,9 +114,12 @@ class BaselineStore:
     def path(self, group) -> Path:
         own = bl.path(self.root, self.platform, group, self.device)
         if self.rule == "statistical" and not self.updating and not own.exists() and group in bl.PER_KERNEL_SET:
-            # a kernel set with no records of its own is held to the first records, statistically
-            return own.with_name(f"{group}.json")
+            return self.first(group)  # a kernel set with no records of its own is held to them, statistically
         return own
+
+    def first(self, group) -> Path:
+        """The first records of a trained group (AMD's kernel set, repro/kernels.py), whatever this CPU's."""
+        return bl.path(self.root, self.platform, group, self.device).with_name(f"{group}.json")
 
     def _load(self, group):
         if group not in self.loaded:
@@ -159,7 +162,7 @@ class BaselineStore:
     def first_records(self, group: str) -> str:
         """For a trained group whose kernel set has no file of its own (Intel's, repro/kernels.py) beside the
         first records (AMD's): the other way out."""
-        first = self.path(group).with_name(f"{group}.json")
+        first = self.first(group)
         if group not in bl.PER_KERNEL_SET or first == self.path(group) or not first.exists():
             return ""
         return (f"; or, with no records of this CPU's kernel set ({kernels.kernel_set()}), hold its runs to "
