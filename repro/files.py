@@ -7,6 +7,14 @@ import re
 import tempfile
 from pathlib import Path
 
+REPORTS_ENV = "REPRO_REPORTS_DIR"
+
+
+def reports_dir(root: Path | str = ".") -> Path:
+    """Where a claims run writes its tables and records and `repro report` reads them: $REPRO_REPORTS_DIR,
+    else `reports` under `root` (the repository, for pytest; the working directory, for the CLI)."""
+    return Path(os.environ.get(REPORTS_ENV) or Path(root) / "reports")
+
 
 def slug(name: str) -> str:
     """`name` as part of a file name: a model named `package.module:factory` included."""

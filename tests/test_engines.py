@@ -178,7 +178,7 @@ cluster = pytest.mark.cluster
 def ray_engine(tmp_path_factory):
     """A local Ray instance of 2 CPUs whose workers have a base-model cache of their own (they inherit the
     environment the instance starts in), as on a cluster without a shared disk."""
-    pytest.importorskip("ray")
+    # no importorskip: only -m cluster selects these, and there a missing extra must fail, not turn green
     engine = engines.make("ray", workers=2)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("REPRO_CACHE_DIR", str(tmp_path_factory.mktemp("ray-workers-cache")))
@@ -225,7 +225,6 @@ def test_a_ray_worker_with_other_kernels_than_the_runs_need_refuses(ray_engine, 
 @pytest.fixture
 def submitit_engine(tmp_path, monkeypatch):
     """submitit's local executor, 2 jobs at a time, one item a job (runs_per_job=1)."""
-    pytest.importorskip("submitit")
     monkeypatch.setenv("PYTHONPATH", os.path.dirname(__file__), prepend=os.pathsep)  # this module's toy jobs
     return engines.make("slurm:local", workers=2,
                         slurm=engines.SlurmOptions(folder=str(tmp_path / "submitit"), runs_per_job=1))
@@ -253,7 +252,6 @@ def test_a_job_killed_for_good_fails_alone_and_the_others_are_kept(request, engi
 def test_several_runs_in_one_submitit_job_fail_one_by_one(tmp_path, monkeypatch):
     """Jobs of several runs (the default on Slurm: a job's start is paid once for them): one run's error
     fails that run alone; a job that dies fails the runs it held, and no other."""
-    pytest.importorskip("submitit")
     monkeypatch.setenv("PYTHONPATH", os.path.dirname(__file__), prepend=os.pathsep)
     engine = engines.make("slurm:local", workers=2,
                           slurm=engines.SlurmOptions(folder=str(tmp_path / "submitit"), runs_per_job=2))

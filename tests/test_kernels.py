@@ -127,7 +127,9 @@ def test_the_pin_changes_kernels_only_on_a_cpu_with_more_than_avx2(monkeypatch):
 
 
 def test_step_times_go_to_the_native_worker_where_the_pin_changes_kernels(monkeypatch):
-    """timed_once's routing, with the worker stood in for by a recorder (the worker itself: above)."""
+    """timed_once's routing as the suite calls it (no `native=` given), with the worker and the timing stood
+    in for by recorders (the worker itself: above): elsewhere where the pin changes this CPU's kernels,
+    here where it does not."""
     from concurrent.futures import Future
 
     from repro.case.specs import CaseSpec
@@ -137,17 +139,21 @@ def test_step_times_go_to_the_native_worker_where_the_pin_changes_kernels(monkey
 
     class Recorder:
         def submit(self, fn, *args):
-            sent.append((fn, args))
+            sent.append(("worker", args))
             done = Future()
-            done.set_result({"time.reduction": 0.5})
+            done.set_result(fn(*args))
             return done
 
     monkeypatch.setattr(kernels, "native_pool", Recorder)
+    monkeypatch.setattr(timing, "time_against_fft", lambda spec, rounds: sent.append(("here", (spec, rounds))) or 0.5)
+    monkeypatch.setattr(kernels, "wanted", lambda: "pinned")
+    monkeypatch.setattr(kernels, "pin_problem", lambda state=None: None)
     spec = CaseSpec("resnet18", "lora", 8)
-    assert timing.timed_once(3, native=True)(spec) == {"time.reduction": 0.5}
-    assert sent == [(timing.time_against_fft, (spec, 3))]
-    monkeypatch.setattr(kernels, "pin_changes_kernels", lambda: False)
-    assert not kernels.times_natively_elsewhere()  # an AVX2 CPU: read here, with the same kernels
+    for changes, where in ((True, ["worker", "here"]), (False, ["here"])):
+        sent.clear()
+        monkeypatch.setattr(kernels, "pin_changes_kernels", lambda changes=changes: changes)
+        assert timing.timed_once(3)(spec) == 0.5
+        assert [w for w, _ in sent] == where and sent[-1][1] == (spec, 3)
 
 
 def test_bitsandbytes_cpu_kernel_notice_is_dropped_and_its_other_warnings_are_not(caplog):

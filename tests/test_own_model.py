@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from types import SimpleNamespace
 
 import pytest
 
@@ -152,12 +153,18 @@ def test_head_names_the_classifier_when_the_last_linear_is_not_it(edgenets):
     assert named.params["trainable"] == 64 * 10 + 10  # fc
 
 
-def test_the_sweep_matches_profile_case_by_case(edgenets, tmp_path):
+def test_the_sweep_matches_the_profile_command_case_by_case(edgenets, tmp_path, capsys):
+    """Each sweep case costs what `repro profile` with the same arguments counts: the sweep builds its
+    cases itself (defaults for batch, size, classes, head), and a default that differs shows here."""
     sweep = Sweep("edgenets:tiny_dsc", methods=("lora", "loha", "ia3", "head"), ranks=(1, 8), batch=2)
     costs, failed = run(sweep, progress=False)
     assert sweep.methods[0] == "fft" and not failed
     for spec in sweep.specs():
-        assert costs[spec.key] == cost_metrics(profile(spec, timed_steps=0)), spec.key
+        rank = ["--rank", str(spec.rank)] if spec.rank is not None else []
+        assert main(["profile", "--model", "edgenets:tiny_dsc", "--method", spec.method, *rank, "--batch", "2",
+                     "--json"]) == 0
+        record = json.loads(capsys.readouterr().out)
+        assert costs[spec.key] == cost_metrics(SimpleNamespace(**record)), spec.key
     rows = table(sweep, costs, failed)
     assert [r[:2] for r in rows] == [["fft", ""], ["lora", 1], ["lora", 8], ["loha", 1], ["loha", 8], ["ia3", ""],
                                      ["head", ""]]

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from repro.case.grid import accuracy_run
 from repro.case.protocol import ACCURACY_SEEDS
 from repro.case.specs import DataSpec
+from repro.files import reports_dir
 from repro.verify import baselines as bl
 from repro.verify import remeasure
 from repro.verify.evidence import RecordedEvidence
@@ -110,8 +112,11 @@ def test_a_record_off_by_one_unit_fails_the_day_its_run_is_sampled_and_every_day
 
     # the day that seed is sampled (--sample-seed stands in for the date; every seed has its day within a
     # week, test above): the case and the claim that reads it fail
+    before = time.time()
     sampled = run_pytest("-m", "paper_claims", "--benchmark", "digits", "-k", f"H-exact or [{case}]",
                          "--sample-seed", str(seed), baselines=tmp_path / "b")
+    # its tables went to the test run's own reports folder (tests/conftest.py), not over the user's last run
+    assert (reports_dir() / "claims.json").stat().st_mtime >= before and reports_dir() != ROOT / "reports"
     assert sampled.returncode == 1, sampled.stdout + sampled.stderr
     assert f"{case} seed {seed}, made again here, differs from its record" in sampled.stdout
     assert f"{reading}: stored {data['cases'][case][reading]}, made here {stored}" in sampled.stdout

@@ -144,6 +144,8 @@ VERDICT_COLOURS = {"holds": (0x1A, 0x7F, 0x37), "does not reproduce": (0xC0, 0x3
 @pytest.fixture(scope="module")
 def browser():
     found = os.environ.get("REPRO_BROWSER") or next(filter(None, map(shutil.which, BROWSERS)), None)
+    if not found and os.environ.get("GITHUB_ACTIONS") == "true":  # the runners have Chrome: a skip there hides
+        pytest.fail("no Chrome on this GitHub runner's PATH, though ubuntu runners have google-chrome")
     if not found:
         pytest.skip("no headless Chromium or Chrome on PATH ($REPRO_BROWSER names one): apt-get install chromium; "
                     "GitHub's ubuntu runners have google-chrome")

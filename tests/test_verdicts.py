@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_claims import SYNTHETIC, records_of
+from fakes import SYNTHETIC, records_of
 
 from repro.case.specs import GLYPHS
 from repro.verify.claims import Outcome, claim_cases

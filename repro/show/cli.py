@@ -27,7 +27,7 @@ from repro.case.grid import ACCURACY_MODELS, RANKS
 from repro.case.methods import METHODS, OPTIMIZERS, RANK_MEANING, RANKED, TARGET_POLICIES
 from repro.case.models import PAPER_MODELS, entry_point_models, factory, model_names
 from repro.case.specs import BENCHMARKS, DATA_ROOT_ENV, SCENARIOS, DataSpec
-from repro.files import slug
+from repro.files import reports_dir, slug
 from repro.learn import engines
 from repro.learn.data.glyphs import TASKS
 from repro.measure.flops import CONVENTIONS
@@ -160,7 +160,7 @@ def cmd_sweep(args) -> int:
     print(f"\nbreak-even ranks: the smallest rank at which each method's {sweep.model} update costs as much as "
           f"FFT's (r8: it saves nothing from rank 8 on; 'none up to rN': it saves at every rank swept)")
     print(tabulate(break_even(sweep, costs), headers=BREAK_EVEN_HEADERS))
-    out = Path(args.out or f"reports/sweep-{slug(args.model)}")
+    out = Path(args.out or reports_dir() / f"sweep-{slug(args.model)}")
     print(f"written: {write(sweep, costs, failed, out)}, {out / 'index.html'}")
     return 0
 
@@ -191,13 +191,13 @@ def cmd_report(args) -> int:
     from repro.verify.baselines import check_platform, platform_name
 
     platform = check_platform(args.platform, "--platform") if args.platform else platform_name(args.device)
-    inputs = load_inputs(Path(args.results or "reports/results.json"), Path(args.baselines_dir), platform)
+    inputs = load_inputs(Path(args.results or reports_dir() / "results.json"), Path(args.baselines_dir), platform)
     named = [p for p in inputs.missing if args.results and p.startswith(args.results)]
     if named:  # a file the user named: a report without it would not be the one asked for
         raise ValueError(named[0])
     for problem in inputs.missing:
         print(f"missing: {problem}", file=sys.stderr)
-    print(f"report: {build(inputs, Path(args.out))}")
+    print(f"report: {build(inputs, Path(args.out or reports_dir()))}")
     return 0
 
 
@@ -279,13 +279,13 @@ def parser() -> argparse.ArgumentParser:
     sw.add_argument("--num-classes", type=int, default=10)
     sw.add_argument("--analytic", action="store_true", help="fake tensors: any size in seconds per case")
     sw.add_argument("--device", default="cpu")
-    sw.add_argument("--out", default=None, help="default: reports/sweep-<model>")
+    sw.add_argument("--out", default=None, help="default: reports/sweep-<model> ($REPRO_REPORTS_DIR for reports)")
     sw.set_defaults(run=cmd_sweep)
 
     rp = sub.add_parser("report", help="the claims, figures and drift as reports/index.md and .html")
     rp.add_argument("--from", dest="results", default=None,
                     help="a run's records (pytest writes it after -m paper_claims or with --report)")
-    rp.add_argument("--out", default="reports")
+    rp.add_argument("--out", default=None, help="default: reports, or $REPRO_REPORTS_DIR")
     rp.add_argument("--baselines-dir", default="baselines")
     rp.add_argument("--platform", default=None, help="baselines/<platform> (default: this machine's, or "
                     "$REPRO_PLATFORM)")

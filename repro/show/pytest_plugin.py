@@ -32,7 +32,7 @@ from tabulate import tabulate
 from repro import kernels
 from repro.case.protocol import ACCURACY_SEEDS
 from repro.case.specs import BENCHMARKS, DataSpec, data_root
-from repro.files import write_text
+from repro.files import reports_dir, write_text
 from repro.learn import engines
 from repro.verify import baselines as bl
 from repro.verify import remeasure, verdicts
@@ -474,7 +474,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                 terminalreporter.write_line(tabulate(diff, headers=["case", "metric", "old", "new"])
                                             if diff else "no metric changed")
     rows = sorted(config.stash[ROWS], key=lambda r: (r["id"], r["scale"]))
-    reports = Path(config.rootpath) / "reports"
+    reports = reports_dir(config.rootpath)
     if rows:
         terminalreporter.write_sep("=", "verdicts")
         terminalreporter.write_line(verdicts.terminal_tables(rows))
