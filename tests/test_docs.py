@@ -73,3 +73,16 @@ def test_a_broken_link_fails_the_strict_build(copy, tmp_path):
     finally:
         page.write_text(original)
     assert done.returncode != 0 and "no-such-page.md" in done.stderr
+
+
+def test_nothing_the_project_ships_points_outside_the_repository():
+    """The team's notes (a folder beside the repository) are not the project: what a user needs from them
+    is in docs/paper.md, in the project's own words."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    pointers = [f"{path}: {line.strip()}" for path in tracked if path != "tests/test_docs.py"
+                and (ROOT / path).suffix in (".py", ".md", ".yml", ".toml", ".ini", ".txt", "")
+                and (ROOT / path).is_file()
+                for line in (ROOT / path).read_text(errors="replace").splitlines()
+                if "shared/paper.md" in line or "../shared" in line or "shared/style.md" in line]
+    assert pointers == []
+    assert (ROOT / "docs" / "paper.md").exists() and "paper.md" in (ROOT / "mkdocs.yml").read_text()

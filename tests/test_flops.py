@@ -60,7 +60,7 @@ def test_depthwise_conv_exact_and_paper():
 
 
 def test_upstream_counter_still_ignores_groups_in_weight_gradient():
-    """Pins torch's behaviour (shared/paper.md section 3). If this fails, torch fixed the
+    """Pins torch's behaviour (docs/paper.md, the depthwise over-count). If this fails, torch fixed the
     depthwise over-count: the `exact` override in repro/measure/flops.py is then redundant."""
     conv = nn.Conv2d(32, 32, 3, padding=1, groups=32, bias=False)
     out = conv(torch.randn(2, 32, 16, 16)).sum()

@@ -6,7 +6,7 @@
   channel count.
 * paper: the rules of the paper's profiler (github.com/gslama12/pytorch-model-profiler), including
   that over-count, its spurious terms, and batch norm, add and mul; every other op counts zero.
-  See shared/paper.md section 3 for the table these formulas follow.
+  docs/paper.md: what the over-count does to the claims.
 """
 
 from __future__ import annotations

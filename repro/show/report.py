@@ -576,7 +576,7 @@ def build(inputs: Inputs, out: Path) -> Path:
                                  f"r{ACCURACY_RANK}", figures / f"memory_{scale}.png")
         figs += [f"![FLOPs vs rank at {scale}](figures/flops_vs_rank_{scale}.png)", "",
                  "Lines: adapter methods against rank; dashed: methods without a rank. The two rows differ only "
-                 "in how a depthwise conv's weight gradient is counted (shared/paper.md section 3).", "",
+                 "in how a depthwise conv's weight gradient is counted (docs/paper.md, the depthwise over-count).", "",
                  f"![Memory at {scale}](figures/memory_{scale}.png)", "",
                  "Bars stack each category's own maximum (the paper's peak); the black tick is the largest total "
                  "held at one moment.", ""]

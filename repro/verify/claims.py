@@ -1,4 +1,4 @@
-"""The paper's claims (shared/paper.md section 4) as checks over measurements.
+"""The paper's claims (docs/paper.md) as checks over measurements.
 
 Each claim names the paper's words, where they come from, the condition we test them under, the
 metric it reads and a check. A check takes an Evidence (measurements on demand) and a FLOP
