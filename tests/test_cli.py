@@ -127,3 +127,23 @@ def test_sweep_titles_its_break_even_table(capsys, tmp_path):
     out = capsys.readouterr().out
     title = out.index("break-even ranks: the smallest rank at which each method's mobilenet_v3_small update")
     assert title < out.index("FLOPs (paper rules)", title)  # the title stands above the second table
+
+
+def test_a_report_out_that_is_a_file_is_one_line_before_anything_is_drawn(tmp_path):
+    blocker = tmp_path / "report.html"
+    blocker.write_text("a file")
+    line = one_line_error(cli("report", "--out", str(blocker / "sub")))
+    assert f"--out {blocker / 'sub'}: {blocker} is a file; name a folder" in line
+
+
+def test_impossible_slurm_options_and_an_unwritable_runs_folder_are_one_line():
+    from repro.learn import engines
+    from repro.learn.runstore import RunStore
+
+    with pytest.raises(ValueError, match="--slurm-runs-per-job 0: must be at least 1"):
+        engines.SlurmOptions(runs_per_job=0)
+    with pytest.raises(ValueError, match="--slurm-time-min -5: must be at least 1"):
+        engines.SlurmOptions(time_min=-5)
+    # /proc takes no folders, root or not: refused when the store is made, not when the first run is kept
+    with pytest.raises(ValueError, match=r"cannot write the runs folder /proc/repro-runs \(.*\): point --runs-dir"):
+        RunStore("/proc/repro-runs")

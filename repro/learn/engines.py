@@ -115,6 +115,12 @@ class SlurmOptions:
     # run): 8 runs a job bring that under 5% of their time (docs/clusters.md). 1: a job per run.
     runs_per_job: int = 8
 
+    def __post_init__(self):
+        for name in ("time_min", "cpus_per_task", "runs_per_job"):
+            if getattr(self, name) < 1:
+                option = "--slurm-" + name.replace("_", "-")
+                raise ValueError(f"{option} {getattr(self, name)}: must be at least 1")
+
 
 def worker_env(cache: str | None = None) -> dict[str, str]:
     """What a remote worker's environment must hold before it imports torch: the kernel pin (or

@@ -16,6 +16,7 @@ import functools
 import hashlib
 import importlib.metadata
 import json
+import tempfile
 from pathlib import Path
 
 from repro.files import write_text
@@ -51,6 +52,12 @@ class RunStore:
         self.folder = Path(folder)
         if self.folder.exists() and not self.folder.is_dir():
             raise ValueError(f"the runs folder {self.folder} is a file: point --runs-dir (${RUNS_DIR_ENV}) at a folder")
+        try:  # now, not after the first run has trained for minutes and cannot be kept
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tempfile.TemporaryFile(dir=self.folder).close()
+        except OSError as err:
+            raise ValueError(f"cannot write the runs folder {self.folder} ({err.strerror}): point --runs-dir "
+                             f"(${RUNS_DIR_ENV}) at a folder you can write") from None
 
     def path(self, spec: AdaptSpec) -> Path:
         return self.folder / f"{spec.key}-seed{spec.seed}-{run_id(spec)}.json"

@@ -153,6 +153,7 @@ def cmd_sweep(args) -> int:
     sweep = Sweep(args.model, tuple(args.methods or METHODS), tuple(args.ranks), batch=args.batch, size=args.size,
                   num_classes=args.num_classes, head=args.head, analytic=args.analytic, device=args.device)
     check_device(sweep.device)
+    out = out_folder(Path(args.out or reports_dir() / f"sweep-{slug(args.model)}"))  # before the sweep, not after
     costs, failed = run(sweep)
     print(tabulate(table(sweep, costs, failed), headers=HEADERS, disable_numparse=True))
     for case, why in failed.items():
@@ -160,7 +161,6 @@ def cmd_sweep(args) -> int:
     print(f"\nbreak-even ranks: the smallest rank at which each method's {sweep.model} update costs as much as "
           f"FFT's (r8: it saves nothing from rank 8 on; 'none up to rN': it saves at every rank swept)")
     print(tabulate(break_even(sweep, costs), headers=BREAK_EVEN_HEADERS))
-    out = Path(args.out or reports_dir() / f"sweep-{slug(args.model)}")
     print(f"written: {write(sweep, costs, failed, out)}, {out / 'index.html'}")
     return 0
 
@@ -186,10 +186,22 @@ def _names(text: str) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()]
 
 
+def out_folder(path: Path) -> Path:
+    """An --out folder, refused in one line when it or a folder above it is a file: before anything is drawn."""
+    for above in (path, *path.parents):
+        if above.exists():
+            if not above.is_dir():
+                raise ValueError(f"--out {path}: {above} is a file; name a folder (index.md, index.html and "
+                                 f"figures/ are written there)")
+            break
+    return path
+
+
 def cmd_report(args) -> int:
     from repro.show.report import build, load_inputs
     from repro.verify.baselines import check_platform, platform_name
 
+    out = out_folder(Path(args.out or reports_dir()))
     platform = check_platform(args.platform, "--platform") if args.platform else platform_name(args.device)
     inputs = load_inputs(Path(args.results or reports_dir() / "results.json"), Path(args.baselines_dir), platform)
     named = [p for p in inputs.missing if args.results and p.startswith(args.results)]
@@ -197,7 +209,7 @@ def cmd_report(args) -> int:
         raise ValueError(named[0])
     for problem in inputs.missing:
         print(f"missing: {problem}", file=sys.stderr)
-    print(f"report: {build(inputs, Path(args.out or reports_dir()))}")
+    print(f"report: {build(inputs, out)}")
     return 0
 
 
