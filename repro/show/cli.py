@@ -23,20 +23,19 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from repro.case.grid import ACCURACY_MODELS, RANKS
-from repro.case.methods import METHODS, OPTIMIZERS, RANK_MEANING, RANKED, TARGET_POLICIES
-from repro.case.models import PAPER_MODELS, entry_point_models, factory, model_names
-from repro.case.specs import BENCHMARKS, DATA_ROOT_ENV, SCENARIOS, DataSpec
+# Only what needs no torch at the top: `--help`, and every command's parser but the one given, are built
+# without importing torch or peft (a second or more); each command imports what it runs.
+from repro.case.protocol import ACCURACY_MODELS, PAPER_MODELS, RANKED, RANKS
+from repro.case.specs import BENCHMARKS, DATA_ROOT_ENV, GLYPH_TASKS, SCENARIOS, DataSpec
 from repro.files import reports_dir, slug
 from repro.learn import engines
-from repro.learn.data.glyphs import TASKS
-from repro.measure.flops import CONVENTIONS
-from repro.measure.profile import LOSSES, CaseSpec, Measurement, check_device, profile
 
 PHASES = ("forward", "backward", "optimizer", "total")
 
 
-def format_measurement(m: Measurement) -> str:
+def format_measurement(m) -> str:
+    from repro.measure.flops import CONVENTIONS
+
     p, env = m.params, m.env
     head = (f"{m.spec.key}  ({env['platform']}, {env['device']}, torch {env['torch']}, peft {env['peft']})\n"
             f"parameters: {p['trainable']:,} trainable of {p['total']:,} "
@@ -59,6 +58,11 @@ def format_measurement(m: Measurement) -> str:
 
 
 def cmd_list(args) -> int:
+    from repro.case.methods import METHODS, OPTIMIZERS, RANK_MEANING, TARGET_POLICIES
+    from repro.case.models import entry_point_models, model_names
+    from repro.measure.flops import CONVENTIONS
+    from repro.measure.profile import LOSSES
+
     plugins = entry_point_models()
     print(tabulate([["models", ", ".join(model_names())],
                     ["  the paper's", ", ".join(PAPER_MODELS)],
@@ -77,6 +81,9 @@ def cmd_list(args) -> int:
 
 
 def cmd_profile(args) -> int:
+    from repro.case.models import factory
+    from repro.measure.profile import CaseSpec, check_device, profile
+
     spec = CaseSpec(model=args.model, method=args.method, rank=args.rank, batch=args.batch, size=args.size,
                     num_classes=args.num_classes, seed=args.seed, optimizer=args.optimizer, lr=args.lr,
                     loss=args.loss, targets=args.targets, lora_dropout=args.lora_dropout, device=args.device,
@@ -148,6 +155,8 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_sweep(args) -> int:
+    from repro.case.methods import METHODS
+    from repro.measure.profile import check_device
     from repro.show.sweep import BREAK_EVEN_HEADERS, HEADERS, Sweep, break_even, run, table, write
 
     sweep = Sweep(args.model, tuple(args.methods or METHODS), tuple(args.ranks), batch=args.batch, size=args.size,
@@ -217,12 +226,20 @@ MODEL_HELP = "a registered name (see list), an installed package's entry point, 
 HEAD_HELP = "module name of the classifier head, an nn.Linear (default: the model's last Linear)"
 
 
-def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m repro", description=__doc__.splitlines()[0])
-    sub = ap.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="models, methods and options").set_defaults(run=cmd_list)
+BENCHMARK_HELP = ("the embedded data: digits (quick, what the unit tests train on) or glyphs (the calibrated "
+                  "benchmark the claims run reads)")
+EXECUTOR_HELP = f"where the jobs go: {engines.CHOICES} (default: ${engines.EXECUTOR_ENV}, else local)"
+DATA_HELP = f"a local copy of CIFAR-10 / CIFAR-10-C / VWW (default: ${DATA_ROOT_ENV}, else embedded digits)"
 
-    pp = sub.add_parser("profile", help="FLOPs and memory of one training update")
+
+def list_args(pl):
+    pl.set_defaults(run=cmd_list)
+
+
+def profile_args(pp):
+    from repro.case.methods import METHODS, OPTIMIZERS, TARGET_POLICIES
+    from repro.measure.profile import LOSSES
+
     pp.add_argument("--model", required=True, help=MODEL_HELP)
     pp.add_argument("--head", default=None, help=HEAD_HELP)
     pp.add_argument("--method", required=True, choices=list(METHODS))
@@ -244,25 +261,25 @@ def parser() -> argparse.ArgumentParser:
     pp.add_argument("--json", action="store_true", help="print the measurement record as JSON")
     pp.set_defaults(run=cmd_profile)
 
-    BENCHMARK_HELP = ("the embedded data: digits (quick, what the unit tests train on) or glyphs (the calibrated "
-                      "benchmark the claims run reads)")
-    EXECUTOR_HELP = f"where the jobs go: {engines.CHOICES} (default: ${engines.EXECUTOR_ENV}, else local)"
-    data_help = f"a local copy of CIFAR-10 / CIFAR-10-C / VWW (default: ${DATA_ROOT_ENV}, else embedded digits)"
-    pt = sub.add_parser("pretrain", help="fill the base-model cache (side by side, one core each)")
+
+def pretrain_args(pt):
     pt.add_argument("--model", action="append", help="repeatable; default: the two the accuracy claims read. "
                     + MODEL_HELP)
-    pt.add_argument("--data-root", default=None, help=data_help)
+    pt.add_argument("--data-root", default=None, help=DATA_HELP)
     pt.add_argument("--benchmark", choices=BENCHMARKS, default="glyphs",
                     help=BENCHMARK_HELP + "; default: glyphs, what `pytest -m paper_claims` reads")
     pt.add_argument("--executor", default=None, help=EXECUTOR_HELP)
     pt.set_defaults(run=cmd_pretrain)
 
-    ad = sub.add_parser("adapt", help="accuracy before and after a short update on a scenario")
+
+def adapt_args(ad):
+    from repro.case.methods import METHODS
+
     ad.add_argument("--model", required=True, help=MODEL_HELP)
     ad.add_argument("--head", default=None, help=HEAD_HELP)
     ad.add_argument("--method", required=True, choices=list(METHODS))
     ad.add_argument("--rank", type=int, default=None)
-    ad.add_argument("--scenario", choices=[*SCENARIOS, *TASKS], default="shift",
+    ad.add_argument("--scenario", choices=[*SCENARIOS, *GLYPH_TASKS], default="shift",
                     help="shift or unseen (digits, real data); the glyph tasks with --benchmark glyphs")
     ad.add_argument("--benchmark", choices=BENCHMARKS, default="digits", help=BENCHMARK_HELP)
     ad.add_argument("--steps", type=_positive, default=None,
@@ -271,17 +288,20 @@ def parser() -> argparse.ArgumentParser:
     ad.add_argument("--lr", type=float, default=None,
                     help="default: the benchmark's protocol, else per method (repro/learn/training.py)")
     ad.add_argument("--seed", type=int, default=0)
-    ad.add_argument("--data-root", default=None, help=data_help)
+    ad.add_argument("--data-root", default=None, help=DATA_HELP)
     ad.set_defaults(run=cmd_adapt)
-    ca = sub.add_parser("calibrate", help="are the glyph tasks as easy or hard as their names say (reference "
-                        "methods only)")
+
+
+def calibrate_args(ca):
     ca.add_argument("--model", action="append", help="repeatable; default: the accuracy grid's models")
     ca.add_argument("--seeds", type=_positive, default=5)
     ca.add_argument("--workers", type=_positive, default=None,
                     help="parallel runs (default: $REPRO_WORKERS, else every core)")
     ca.add_argument("--executor", default=None, help=EXECUTOR_HELP)
     ca.set_defaults(run=cmd_calibrate)
-    sw = sub.add_parser("sweep", help="every method at every rank for one model: costs, break-even ranks, figures")
+
+
+def sweep_args(sw):
     sw.add_argument("--model", required=True, help=MODEL_HELP)
     sw.add_argument("--head", default=None, help=HEAD_HELP)
     sw.add_argument("--methods", type=_names, default=None, help="comma-separated (default: all)")
@@ -294,7 +314,8 @@ def parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", default=None, help="default: reports/sweep-<model> ($REPRO_REPORTS_DIR for reports)")
     sw.set_defaults(run=cmd_sweep)
 
-    rp = sub.add_parser("report", help="the claims, figures and drift as reports/index.md and .html")
+
+def report_args(rp):
     rp.add_argument("--from", dest="results", default=None,
                     help="a run's records (pytest writes it after -m paper_claims or with --report)")
     rp.add_argument("--out", default=None, help="default: reports, or $REPRO_REPORTS_DIR")
@@ -304,17 +325,44 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--device", default="cpu", help="the device the baselines were recorded on")
     rp.set_defaults(run=cmd_report)
 
+
+def verdicts_args(vd):
     from repro.verify import verdicts  # its own parser too: `python -m repro verdicts` never reaches this module
 
-    vd = sub.add_parser("verdicts", help="the claims table from stored records (results.json or baselines), "
-                        "no model built", description=verdicts.__doc__.splitlines()[0])
+    vd.description = verdicts.__doc__.splitlines()[0]
     verdicts.add_arguments(vd)
     vd.set_defaults(run=verdicts.run)
+
+
+COMMANDS = {
+    "list": ("models, methods and options", list_args),
+    "profile": ("FLOPs and memory of one training update", profile_args),
+    "pretrain": ("fill the base-model cache (side by side, one core each)", pretrain_args),
+    "adapt": ("accuracy before and after a short update on a scenario", adapt_args),
+    "calibrate": ("are the glyph tasks as easy or hard as their names say (reference methods only)",
+                  calibrate_args),
+    "sweep": ("every method at every rank for one model: costs, break-even ranks, figures", sweep_args),
+    "report": ("the claims, figures and drift as reports/index.md and .html", report_args),
+    "verdicts": ("the claims table from stored records (results.json or baselines), no model built", verdicts_args),
+}
+
+
+def parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Every command with its one-line help, and the arguments of `command` alone: argparse reads only the
+    command it parses, and building another's would import what that one runs."""
+    ap = argparse.ArgumentParser(prog="python -m repro", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    for name, (summary, add_arguments) in COMMANDS.items():
+        sp = sub.add_parser(name, help=summary)
+        if name == command:
+            add_arguments(sp)
     return ap
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = parser(command).parse_args(argv)
     # peft's per-layer notices: OFT moving a block size to a divisor (RANK_MEANING says so), BOFT looking for
     # its CUDA kernel (it runs without it); one line per layer buries the table
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
