@@ -37,6 +37,7 @@ def test_profile_json_has_every_documented_key(capsys, model, method):
         record["flops"]["exact"][p] for p in ("forward", "backward", "optimizer"))
 
 
+@pytest.mark.slow
 def test_profile_prints_a_table():
     out = subprocess.run([sys.executable, "-m", "repro", "profile", "--model", "mobilenet_v2",
                           "--method", "lora", "--rank", "8", "--batch", "2"],
@@ -57,6 +58,7 @@ def test_bad_input_exits_2_with_the_message(capsys):
     assert "error: method 'lora' needs a rank" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_analytic_profile_runs_the_paper_scale_on_fake_tensors():
     out = subprocess.run([sys.executable, "-m", "repro", "profile", "--model", "mobilenet_v2", "--method", "lora",
                           "--rank", "8", "--batch", "32", "--size", "224", "--analytic"],
@@ -102,10 +104,12 @@ def cli(*args, env=None):
     (["calibrate", "--seeds", "0"], "--seeds: must be at least 1, got 0"),
     (["calibrate", "--workers", "x"], "--workers: expected a positive integer, got 'x'"),
 ], ids=["adapt-steps-0", "adapt-batch-negative", "calibrate-seeds-0", "calibrate-workers-not-a-number"])
+@pytest.mark.slow
 def test_counts_below_one_are_refused_before_anything_trains(args, said):
     assert said in one_line_error(cli(*args))
 
 
+@pytest.mark.slow
 def test_a_cache_dir_that_is_a_file_is_one_line(tmp_path):
     blocker = tmp_path / "cache"
     blocker.write_text("not a folder")
@@ -113,6 +117,7 @@ def test_a_cache_dir_that_is_a_file_is_one_line(tmp_path):
     assert f"{blocker} is a file, not a folder" in line and "REPRO_CACHE_DIR" in line
 
 
+@pytest.mark.slow
 def test_report_from_a_named_broken_file_fails(tmp_path):
     broken = tmp_path / "results.json"
     broken.write_text("{")

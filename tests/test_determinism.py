@@ -18,6 +18,8 @@ from repro.learn.training import AdaptSpec, adapt
 from repro.learn.zoo import Recipe
 from repro.measure.profile import CaseSpec, profile
 
+pytestmark = pytest.mark.slow  # pretrains and trains, in this process and in fresh ones
+
 # One epoch: the pretraining draws from the RNG as the default recipe does, in seconds instead of a minute.
 QUICK = Recipe(epochs=1, batch=128)
 # Specs whose results hang on random draws: a fresh head (unseen), LoRA's initialisation, and dropout
@@ -69,7 +71,6 @@ def test_an_empty_and_a_filled_cache_give_the_same_adaptation(empty_cache):
         warm.before, warm.after, warm.loss_before, warm.loss_after)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("specs", [ADAPT, COSTS], ids=["adaptation", "profiled-cost"])
 def test_two_specs_in_either_order_give_what_each_gives_alone(specs, empty_cache):
     a, b = specs

@@ -64,6 +64,7 @@ def test_an_engine_without_its_extra_is_one_line_saying_what_to_install(monkeypa
     assert "\n" not in str(err.value) and "pip install -e '.[cluster]'" in str(err.value) and module in str(err.value)
 
 
+@pytest.mark.slow
 def test_pytest_refuses_an_unknown_executor_before_anything_runs(pytester_subprocess):
     done = pytester_subprocess("--executor", "spark", "--co")
     assert done.returncode == 4 and "unknown executor 'spark'" in done.stderr
@@ -90,6 +91,7 @@ def test_a_worker_with_another_thread_count_refuses_in_words(monkeypatch):
     engines.check_worker(engines.expected_settings())
 
 
+@pytest.mark.slow
 def test_a_killed_local_worker_keeps_the_finished_jobs_and_names_the_lost():
     got = {}
     with pytest.raises(engines.JobsFailed) as err:
@@ -105,6 +107,7 @@ def refuses_three(x):
     return 2 * x
 
 
+@pytest.mark.slow
 def test_one_local_job_that_raises_raises_its_own_error():
     """An ordinary error (an impossible rank, a refused pin) reaches the caller as the job raised it."""
     with pytest.raises(ValueError, match="three is not a rank"):

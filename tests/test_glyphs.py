@@ -27,6 +27,7 @@ def test_every_task_has_the_promised_shape_classes_and_range(task):
         assert len(y) >= 2000  # one image is at most 0.05 points
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_bytes_in_another_process_and_thread_count():
     here = glyphs.split("shift-hard", "test", 32, 0)
     digest = hashlib.sha256(here[0].numpy().tobytes() + here[1].numpy().tobytes()).hexdigest()

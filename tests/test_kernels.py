@@ -169,6 +169,7 @@ def test_bitsandbytes_cpu_kernel_notice_is_dropped_and_its_other_warnings_are_no
     assert [r.getMessage() for r in caplog.records] == ["a real warning"]
 
 
+@pytest.mark.slow  # pretrains the digits ResNet-18
 @x86_64
 @pytest.mark.parametrize("method, seed", [("head", 0), ("galore", 1)])
 def test_a_stored_accuracy_run_is_made_again_to_the_last_digit(method, seed):

@@ -89,6 +89,7 @@ def run_pytest(*args, baselines=None):
                           cwd=ROOT, capture_output=True, text=True, env=env, timeout=900)
 
 
+@pytest.mark.slow
 def test_sample_is_refused_where_every_run_must_be_made():
     out = run_pytest("-m", "paper_claims", "--remeasure", "sample", "--update-baselines", "--baseline-reason", "x",
                      "--co")

@@ -100,6 +100,7 @@ def test_report_has_the_claims_table_every_figure_and_the_drift(records):
     assert html.index('class="matrix"') < html.index("data:image/png")  # the verdicts first, then the figures
 
 
+@pytest.mark.slow
 def test_same_records_give_identical_markdown(records):
     first = build(records, "one").read_text()
     second = build(records, "two").read_text()

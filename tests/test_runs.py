@@ -2,6 +2,8 @@
 
 import dataclasses
 
+import pytest
+
 from repro.learn.runs import run_all
 from repro.learn.training import AdaptSpec, adapt
 from repro.learn.zoo import Recipe
@@ -15,6 +17,7 @@ def numbers(r):
     return r.before, r.after, r.loss_before, r.loss_after, r.curve
 
 
+@pytest.mark.slow
 def test_one_case_gives_the_same_numbers_alone_with_one_worker_and_with_two(monkeypatch, tmp_path):
     monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path))
     alone = numbers(adapt(SPEC))
@@ -25,6 +28,7 @@ def test_one_case_gives_the_same_numbers_alone_with_one_worker_and_with_two(monk
     assert [step for step, _ in alone[-1]] == [3, 6]
 
 
+@pytest.mark.slow
 def test_base_models_pretrained_side_by_side_are_those_pretrained_alone(monkeypatch, tmp_path):
     """run_all pretrains missing base models one per process (repro/learn/runs.py): each must be the very
     weights that pretraining it alone, in this process, gives."""
@@ -55,6 +59,7 @@ def test_evidence_runs_only_the_accuracy_cases_it_is_given(monkeypatch):
     assert {s.key for s in one} == {"resnet18-lora-r8-shift"} and [s.seed for s in one] == [0, 1, 2, 3, 4]
 
 
+@pytest.mark.slow
 def test_analytic_cases_profiled_side_by_side_count_what_each_counts_alone():
     """profile_all (the claims run's 224 x 224 grid) spreads fake-tensor steps over processes: each
     record's integers must be those of profiling the case here, alone."""

@@ -7,6 +7,8 @@ from torch import nn
 from repro.learn.data.digits import digits
 from repro.learn.training import AdaptSpec, adapt, bn_stats_only, train_steps
 
+pytestmark = pytest.mark.slow  # pretrains the digits ResNet-18 and trains
+
 # ResNet-18 is the quickest base model to pretrain here (about 25 s, cached afterwards).
 MODEL = "resnet18"
 # Measured on x86_64 CPU, torch 2.14.1: the shift takes the base model from 99.1% to 73.8%;

@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # a nested pytest run per test
+
 ROOT = Path(__file__).resolve().parents[1]
 TWO_CASES = "tests/test_costs.py::test_update_costs_match_baseline[resnet18-fft]", \
     "tests/test_costs.py::test_update_costs_match_baseline[resnet18-bn_head]"

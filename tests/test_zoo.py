@@ -37,6 +37,7 @@ def test_changed_recipe_or_data_gives_a_new_key():
     assert cache_key(MODEL, DataSpec(), Recipe(epochs=1, batch=128)) == key
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "foreign"])
 def test_damaged_cache_file_is_reported_and_rebuilt(cached, damage):
     folder, state, _ = cached
@@ -67,6 +68,7 @@ def test_interrupted_write_leaves_no_loadable_file(tmp_path, monkeypatch):
     assert not list(tmp_path.glob("*.pt")) and not list(tmp_path.glob("*.partial"))
 
 
+@pytest.mark.slow
 def test_concurrent_workers_train_a_missing_model_once(tmp_path):
     # Two processes (as two pytest-xdist workers would) ask for the same missing base model at once:
     # the file lock makes one train and write it and the other load that file, so both return the

@@ -207,10 +207,10 @@ def out_folder(path: Path) -> Path:
 
 
 def cmd_report(args) -> int:
-    from repro.show.report import build, load_inputs
+    out = out_folder(Path(args.out or reports_dir()))
+    from repro.show.report import build, load_inputs  # after the checks: it imports torch (repro/case/grid.py)
     from repro.verify.baselines import check_platform, platform_name
 
-    out = out_folder(Path(args.out or reports_dir()))
     platform = check_platform(args.platform, "--platform") if args.platform else platform_name(args.device)
     inputs = load_inputs(Path(args.results or reports_dir() / "results.json"), Path(args.baselines_dir), platform)
     named = [p for p in inputs.missing if args.results and p.startswith(args.results)]
