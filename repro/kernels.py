@@ -143,7 +143,7 @@ def pin_problem(state: dict | None = None) -> str | None:
                 + (f" and {', '.join(unset)} unset" if unset else "") + f": change it, or {fix}")
     if cpu_capability() == "default":  # ATen falls back below AVX2 only on a CPU that lacks it
         return (f"this CPU has no AVX2, so it cannot make the records' kernels: set {ISA_ENV}=native and record its "
-                f"own accuracy file (pytest -m paper_claims --update-baselines --baseline-reason ...)")
+                f"own accuracy file (pytest -m paper_claims --repro-update --repro-reason ...)")
     if cpu_capability() != "avx2":  # ATen read something else: the variables came too late for it
         return f"ATen runs {cpu_capability()} kernels despite the pin (set after torch started?): {fix}"
     return None

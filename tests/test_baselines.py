@@ -171,7 +171,7 @@ def test_an_environment_mismatch_names_each_version_and_the_fix():
 
 def test_the_re_record_hint_selects_just_that_case():
     assert bl.update_hint("mobilenet_v2-lora-r8") == (
-        'pytest -m paper_claims -k "[mobilenet_v2-lora-r8]" --update-baselines --baseline-reason "<why>"')
+        'pytest -m paper_claims -k "[mobilenet_v2-lora-r8]" --repro-update --repro-reason "<why>"')
 
 
 def test_a_cuda_peak_is_recorded_and_never_fails():
@@ -207,22 +207,22 @@ def test_a_kernel_set_without_records_is_held_statistically_to_the_first_ones(tm
     from types import SimpleNamespace
 
     from repro import kernels
-    from repro.show.pytest_plugin import BaselineStore
+    from repro.show.claims_plugin import SuiteStore as BaselineStore
 
     monkeypatch.setattr(kernels, "records_suffix", lambda: "-intel")
     (tmp_path / "x86_64-cpu").mkdir()
     (tmp_path / "x86_64-cpu" / "accuracy-glyphs.json").write_text("{}")
-    options = {"--baselines-dir": str(tmp_path), "--device": "cpu", "--update-baselines": False,
-               "--baseline-reason": "", "--accuracy-rule": "exact"}
+    options = {"--repro-baselines-dir": str(tmp_path), "--repro-device": "cpu", "--repro-update": False,
+               "--repro-reason": "", "--accuracy-rule": "exact"}
     config = SimpleNamespace(getoption=lambda name: options[name], rootpath=tmp_path)
     monkeypatch.setattr(bl, "platform_name", lambda device="cpu": "x86_64-cpu")
     assert BaselineStore(config).path("accuracy-glyphs").name == "accuracy-glyphs-intel.json"
     # the exact rule's failure names both ways out: record this kernel set's file, or the statistical rule
-    assert BaselineStore(config).first_records("accuracy-glyphs").endswith("accuracy-glyphs.json statistically: "
+    assert BaselineStore(config).other_way_out("accuracy-glyphs").endswith("accuracy-glyphs.json statistically: "
                                                                           "--accuracy-rule statistical")
-    assert BaselineStore(config).first_records("costs") == ""
+    assert BaselineStore(config).other_way_out("costs") == ""
     options["--accuracy-rule"] = "statistical"
     assert BaselineStore(config).path("accuracy-glyphs").name == "accuracy-glyphs.json"
     assert BaselineStore(config).path("costs").name == "costs.json"
-    options["--update-baselines"] = True  # recording writes the kernel set's own file
+    options["--repro-update"] = True  # recording writes the kernel set's own file
     assert BaselineStore(config).path("accuracy-glyphs").name == "accuracy-glyphs-intel.json"

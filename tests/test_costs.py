@@ -29,7 +29,8 @@ SMOKE_PAPER_SCALE = paper_scale_cases(batches=(8,), models=("mobilenet_v2",), me
 
 def grid(cases, smoke, mark=pytest.mark.paper_claims):
     """Each case a param; `full` marks those only --remeasure all measures (repro/case/grid.py full_only)."""
-    return [pytest.param(spec, id=spec.key, marks=[mark, *([pytest.mark.smoke] if spec in smoke else []),
+    return [pytest.param(spec, id=spec.key, marks=[mark, pytest.mark.profiles(spec),
+                                                   *([pytest.mark.smoke] if spec in smoke else []),
                                                    *([pytest.mark.full] if full_only(spec) else [])])
             for spec in cases]
 

@@ -87,7 +87,9 @@ def cases():
     out = []
     for case in claim_cases():
         key = claim_id(*case)
-        marks = [pytest.mark.xdist_group("accuracy"), pytest.mark.accuracy] if case[0].kind == "accuracy" else []
+        marks = [pytest.mark.claim(key)]  # what the claims machinery finds it by (repro/show/claims_plugin.py)
+        if case[0].kind == "accuracy":
+            marks += [pytest.mark.xdist_group("accuracy"), pytest.mark.accuracy]
         if case[1] == TIME:  # on the worker that times the grid (tests/test_costs.py): one set of seconds
             marks.append(pytest.mark.xdist_group("timing"))
         if key in DOES_NOT_REPRODUCE:

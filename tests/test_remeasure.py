@@ -85,15 +85,15 @@ def run_pytest(*args, baselines=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-c",
                            str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), *args,
-                           *(["--baselines-dir", str(baselines)] if baselines else [])],
+                           *(["--repro-baselines-dir", str(baselines)] if baselines else [])],
                           cwd=ROOT, capture_output=True, text=True, env=env, timeout=900)
 
 
 @pytest.mark.slow
 def test_sample_is_refused_where_every_run_must_be_made():
-    out = run_pytest("-m", "paper_claims", "--remeasure", "sample", "--update-baselines", "--baseline-reason", "x",
+    out = run_pytest("-m", "paper_claims", "--remeasure", "sample", "--repro-update", "--repro-reason", "x",
                      "--co")
-    assert out.returncode == 4 and "--remeasure sample reads stored runs, but --update-baselines" in out.stderr
+    assert out.returncode == 4 and "--remeasure sample reads stored runs, but --repro-update" in out.stderr
 
 
 @pytest.mark.slow
@@ -114,7 +114,7 @@ def test_a_record_off_by_one_unit_fails_the_day_its_run_is_sampled_and_every_day
     # the day that seed is sampled (--sample-seed stands in for the date; every seed has its day within a
     # week, test above): the case and the claim that reads it fail
     before = time.time()
-    sampled = run_pytest("-m", "paper_claims", "--benchmark", "digits", "-k", f"H-exact or [{case}]",
+    sampled = run_pytest("-m", "paper_claims", "--embedded-data", "digits", "-k", f"H-exact or [{case}]",
                          "--sample-seed", str(seed), baselines=tmp_path / "b")
     # its tables went to the test run's own reports folder (tests/conftest.py), not over the user's last run
     assert (reports_dir() / "claims.json").stat().st_mtime >= before and reports_dir() != ROOT / "reports"
@@ -122,10 +122,10 @@ def test_a_record_off_by_one_unit_fails_the_day_its_run_is_sampled_and_every_day
     assert f"{case} seed {seed}, made again here, differs from its record" in sampled.stdout
     assert f"{reading}: stored {data['cases'][case][reading]}, made here {stored}" in sampled.stdout
     assert "claim H-exact reads stored runs that this machine does not make again" in sampled.stdout
-    assert "--update-baselines" in sampled.stdout  # the command that re-records it
+    assert "--repro-update" in sampled.stdout  # the command that re-records it
 
     # --remeasure all makes every seed, whatever the day
-    fresh = run_pytest("-m", "paper_claims", "--benchmark", "digits", "--remeasure", "all", "-k",
+    fresh = run_pytest("-m", "paper_claims", "--embedded-data", "digits", "--remeasure", "all", "-k",
                        f"test_accuracy_matches_baseline and [{case}]", baselines=tmp_path / "b")
     assert fresh.returncode == 1, fresh.stdout + fresh.stderr
     assert f"{reading}: " in fresh.stdout and "expected exactly" in fresh.stdout

@@ -60,7 +60,7 @@ def test_ci_caches_pip_and_base_models_and_runs_the_tests_and_the_main_command(c
     assert "runner.temp" in pytest_step["env"]["REPRO_CACHE_DIR"]
     # the claims job runs README's main command as a user does, with the glyph base models cached
     claims = jobs["claims"]
-    assert any(r.strip() == "python -m pytest -m paper_claims --report" for r in steps(claims))
+    assert any(r.strip() == "python -m pytest -m paper_claims --write-report" for r in steps(claims))
     assert claims["needs"] == "changes" and claims["if"] == "needs.changes.outputs.code == 'true'"
     assert "strategy" not in claims and any("GITHUB_STEP_SUMMARY" in r for r in steps(claims))
     assert any("upload-artifact" in r for r in steps(claims))
@@ -85,7 +85,7 @@ def test_the_full_re_measure_runs_in_slices_on_main_weekly_and_by_hand(ci):
     # the glyph grid (the default benchmark) in one slice per accuracy model, the digits in one
     assert {s["select"].split("-k ")[-1] for s in accuracy if "digits" not in s["select"]} == \
         {"resnet18", "mobilenet_v2"}
-    assert any("--benchmark digits" in s["select"] for s in accuracy)
+    assert any("--embedded-data digits" in s["select"] for s in accuracy)
     assert any("upload-artifact" in r for r in steps(full))
     # what a push touched decides the push's full re-measure (.ci/changes: test below)
     assert any("git diff --name-only" in r and ".ci/changes" in r for r in steps(ci["jobs"]["changes"]))
@@ -99,7 +99,7 @@ def test_jetson_runs_on_the_self_hosted_device_and_never_for_pull_requests(jetso
     [job] = jetson["jobs"].values()
     assert job["runs-on"] == ["self-hosted", "linux", "ARM64", "jetson"]
     run = steps(job)
-    assert any("-m paper_claims" in r and "--device cuda" in r for r in run)
+    assert any("-m paper_claims" in r and "--repro-device cuda" in r for r in run)
     assert any("GITHUB_STEP_SUMMARY" in r for r in run)
     assert any("upload-artifact" in r for r in run)
     assert job["env"]["REPRO_PLATFORM"].startswith("jetson")
@@ -200,10 +200,10 @@ def test_the_jetson_job_runs_only_where_a_maintainer_enabled_it_and_records_a_fi
     assert any(".ci/jetson-install" in r for r in run)
     assert not any("pip install" in r for r in run)  # only the script, which keeps the device's torch
     first = [s for s in job["steps"] if "record" in s.get("if", "") or s.get("id") == "first"]
-    assert any("--update-baselines" in s.get("run", "") and "::notice" in s.get("run", "") for s in first)
+    assert any("--repro-update" in s.get("run", "") and "::notice" in s.get("run", "") for s in first)
     assert any("upload-artifact" in s.get("uses", "") and "baselines/" in s["with"]["path"] for s in first)
     compare = [s for s in job["steps"] if s.get("if") == "steps.first.outputs.record == 'false'"]
-    assert compare and "--update-baselines" not in compare[0]["run"]
+    assert compare and "--repro-update" not in compare[0]["run"]
 
 
 def test_the_cluster_engines_run_in_a_job_and_a_tox_env_of_their_own(ci):

@@ -317,7 +317,7 @@ def sweep_args(sw):
 
 def report_args(rp):
     rp.add_argument("--from", dest="results", default=None,
-                    help="a run's records (pytest writes it after -m paper_claims or with --report)")
+                    help="a run's records (pytest writes it after -m paper_claims or with --write-report)")
     rp.add_argument("--out", default=None, help="default: reports, or $REPRO_REPORTS_DIR")
     rp.add_argument("--baselines-dir", default="baselines")
     rp.add_argument("--platform", default=None, help="baselines/<platform> (default: this machine's, or "

@@ -5,7 +5,7 @@
 
 Each file holds a schema version, the environment it was recorded in, a history of why it changed,
 and per case a flat dict of metrics. Comparison tolerances live in TOLERANCES, one table.
-To record or update:  pytest -m paper_claims --update-baselines --baseline-reason "why the numbers moved"
+To record or update:  pytest -m paper_claims --repro-update --repro-reason "why the numbers moved"
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import jsonschema
 from repro.files import write_atomic
 
 SCHEMA_VERSION = 1
-UPDATE_HINT = 'pytest -m paper_claims --update-baselines --baseline-reason "<why>"'
+UPDATE_HINT = 'pytest -m paper_claims --repro-update --repro-reason "<why>"'
 CONSTRAINTS = "baselines/x86_64-cpu/constraints.txt"  # the versions the x86_64 baselines were recorded with
 
 
@@ -37,7 +37,7 @@ def update_hint(case: str | None = None) -> str:
     """The command that re-records one case (`-k "[case]"` matches its test id exactly), or all."""
     if case is None:
         return UPDATE_HINT
-    return f'pytest -m paper_claims -k "[{case}]" --update-baselines --baseline-reason "<why>"'
+    return f'pytest -m paper_claims -k "[{case}]" --repro-update --repro-reason "<why>"'
 
 SCHEMA = {
     "type": "object",
@@ -242,7 +242,7 @@ def load(path: Path) -> dict:
 def update(path: Path, group: str, platform: str, environment: dict, cases: dict, reason: str) -> list[list]:
     """Merge `cases` into the file (cases not measured now are kept); the diff as rows."""
     if not reason.strip():
-        raise BaselineError("a baseline update needs a reason: --baseline-reason \"which change moved which metric\"")
+        raise BaselineError("a baseline update needs a reason: --repro-reason \"which change moved which metric\"")
     old = load(path) if path.exists() else {"cases": {}, "history": []}
     merged = {**old["cases"], **cases}
     diff = []

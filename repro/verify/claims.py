@@ -357,7 +357,7 @@ def check_break_even_time(e: Evidence) -> Verdict:
 
 
 # ---- accuracy ------------------------------------------------------------------------------
-# Read on the evidence's data (the embedded digits by default, --benchmark glyphs, or real data), on
+# Read on the evidence's data (the embedded digits by default, --embedded-data glyphs, or real data), on
 # the model x task cells its protocol reads (all of them, but on glyphs only the calibrated ones, so
 # "every task" below means every task read on that model: DataSpec.tasks): per case the runs of
 # ACCURACY_SEEDS, compared with FFT paired by seed, each part of a claim decided on its 95% interval

@@ -215,7 +215,7 @@ class MeasuredEvidence(_Tasks):
         key = run_key(model, method, scenario)
         if key not in self.stored:
             raise MissingRecord(f"no record of {key} in {self.data.group}: --remeasure sample reads the stored "
-                                f"runs; make them with --remeasure all --update-baselines")
+                                f"runs; make them with --remeasure all --repro-update")
         self.record(self.data.group, key, self.stored[key])  # the run's results.json holds what it read
         return accuracy_runs(self.stored[key], self.data.protocol.steps)
 

@@ -8,7 +8,7 @@ can be read from the records:
     sample   every case that decides an accuracy verdict (the two sides of each headline gap or ratio,
              Verdict.cases, found from the records) is made again for one seed, and the seed turns with
              the date, so a run a day re-makes every stored run of those cases within len(seeds) days
-    all      every run made fresh (what --update-baselines, real data and CI's full shards use)
+    all      every run made fresh (what --repro-update, real data and CI's full shards use)
 """
 
 from __future__ import annotations
