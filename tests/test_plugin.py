@@ -91,7 +91,6 @@ def test_an_outside_project_records_passes_fails_on_a_moved_metric_and_updates_w
     stored = json.loads(baseline.read_text())
     assert stored["cases"]["tinynet-lora-r4"]["flops.exact.total"] > flops
     assert [h["reason"] for h in stored["history"]] == ["first record of tinynet", "tinynet widened to 24"]
-    assert pytest_in(project, width=24).returncode == 0
 
 
 def test_the_plugin_comes_from_the_entry_point_and_turns_off(project):
@@ -192,16 +191,15 @@ def test_costs_speed_and_data_in_one_run(repro_measure, repro_baselines, benchma
 
 def test_the_plugin_lives_beside_pytest_benchmark_and_pytest_regressions_in_one_run(project):
     (project / "test_costs.py").write_text(THREE_PLUGINS_TEST)
-    first = pytest_in(project, "--repro-update", "--repro-reason", "first record", "--benchmark-disable-gc")
-    # pytest-regressions fails a check whose file it had to write; ours records; the benchmark ran
+    first = pytest_in(project, "--repro-update", "--repro-reason", "first record")
+    # pytest-regressions fails a check whose file it had to write; so ours writes nothing
     assert first.returncode == 1 and "File not found in data directory, created" in first.stdout, first.stdout
-    assert "refusing to update baselines: 1 test(s) failed" in first.stdout  # ours writes nothing then
+    assert "refusing to update baselines: 1 test(s) failed" in first.stdout
     assert (project / "test_costs" / "test_costs_speed_and_data_in_one_run.yml").exists()
-    recorded = pytest_in(project, "--repro-update", "--repro-reason", "first record")
-    assert recorded.returncode == 0, recorded.stdout + recorded.stderr
-    again = pytest_in(project, "--benchmark-columns", "min,max")
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert "benchmark: 1 tests" in again.stdout  # pytest-benchmark's table, beside our passing check
+    both = pytest_in(project, "--repro-update", "--repro-reason", "first record", "--benchmark-columns", "min,max")
+    assert both.returncode == 0, both.stdout + both.stderr
+    assert "benchmark: 1 tests" in both.stdout  # pytest-benchmark's table
+    assert "baselines/mine/my-costs.json: 1 cases written" in both.stdout  # ours, in the same run
 
 
 def test_the_old_option_names_still_work_in_this_repository_and_name_their_new_ones(tmp_path):
