@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from probes import without_torch
 
 from repro.__main__ import main
 from repro.case.grid import UNIT_PAIRS
@@ -154,15 +155,15 @@ def test_impossible_slurm_options_and_an_unwritable_runs_folder_are_one_line():
         RunStore("/proc/repro-runs")
 
 
-@pytest.mark.parametrize("args", [["--help"], ["report", "--help"], ["verdicts", "--help"], ["pretrain", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["report", "--help"], ["verdicts", "--help"], ["pretrain", "--help"],
+                                  ["profile", "--help"], ["list"]])
 def test_what_needs_no_model_starts_without_torch_or_peft(args):
     """Every command is listed, and only the one given has its arguments built: help and the commands that read
     records start in a fraction of a second instead of importing torch and peft (benchmarks/test_cli_start.py)."""
-    probe = ("import sys\nfrom repro.__main__ import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-             "print('imported:', *sorted({'torch', 'peft', 'torchvision'} & set(sys.modules)))")
-    done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60)
+    done = without_torch(*args)
     assert done.stdout.strip().splitlines()[-1] == "imported:", done.stdout + done.stderr
     if args == ["--help"]:
         from repro.show.cli import COMMANDS
 
         assert all(name in done.stdout for name in COMMANDS)
+

@@ -143,9 +143,19 @@ def test_missing_weights_file():
         build_model("resnet18", weights="/nowhere/w.pt")
 
 
+def test_the_torch_free_lists_of_names_are_the_registries():
+    """`python -m repro list` and the CLI's choices read the names from repro/case/protocol.py."""
+    from repro.case.protocol import CONVENTIONS, LOSS_NAMES
+    from repro.measure.flops import PAPER
+    from repro.measure.profile import LOSSES
+
+    assert list(LOSSES) == list(LOSS_NAMES)
+    assert CONVENTIONS == ("exact", "paper") and PAPER  # the counter keeps one table per convention
+
+
 def test_every_method_says_what_its_rank_means():
     from repro.case.methods import METHODS, RANK_MEANING
 
-    assert set(RANK_MEANING) == set(METHODS)
+    assert list(RANK_MEANING) == list(METHODS)  # RANK_MEANING is also the torch-free list of names, in order
     for method, meaning in RANK_MEANING.items():
         assert meaning.startswith("no rank") == (method not in RANKED), method

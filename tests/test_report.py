@@ -11,6 +11,7 @@ import subprocess
 
 import pytest
 from PIL import Image
+from probes import without_torch
 
 from repro.case.grid import RANKS
 from repro.case.methods import PAPER_METHODS as METHODS
@@ -101,6 +102,14 @@ def test_report_has_the_claims_table_every_figure_and_the_drift(records):
 
 
 @pytest.mark.slow
+def test_the_report_of_a_finished_run_is_made_without_torch_or_peft(records):
+    """`python -m repro report` reads records and draws: it imports neither torch nor peft."""
+    done = without_torch("report", "--from", "results.json", "--baselines-dir", "baselines", "--platform", "test-cpu",
+                         "--out", "out", cwd=records)
+    assert done.stdout.strip().splitlines()[-1] == "imported:", done.stdout + done.stderr
+    assert (records / "out" / "index.html").exists()
+
+
 def test_same_records_give_identical_markdown(records):
     first = build(records, "one").read_text()
     second = build(records, "two").read_text()

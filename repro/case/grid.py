@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from repro.case.methods import METHODS
 from repro.case.models import MODELS
 from repro.case.protocol import (  # noqa: F401
     ACCURACY_BATCH,
@@ -22,6 +21,7 @@ from repro.case.protocol import (  # noqa: F401
     PAPER_METHODS,
     PAPER_MODELS,
     PAPER_SIZE,
+    RANK_MEANING,
     RANKED,
     RANKS,
     SCALES,
@@ -109,7 +109,7 @@ SMOKE_COSTS = cost_cases(models=("resnet18", "mobilenet_v2"), methods=("fft", "b
 # models with the paper's methods at the accuracy rank, and the other peft methods on the paper's
 # models at a few ranks; batch 8, 32 x 32, as the paper grid. `python -m repro sweep` goes further.
 OTHER_MODELS = tuple(m for m in MODELS if m not in PAPER_MODELS)
-OTHER_METHODS = tuple(m for m in METHODS if m not in PAPER_METHODS)
+OTHER_METHODS = tuple(m for m in RANK_MEANING if m not in PAPER_METHODS)
 BEYOND_RANKS = (4, 8, 16)
 
 

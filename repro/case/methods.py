@@ -14,11 +14,8 @@ import torch
 from torch import nn
 
 from repro.case.models import head_name
-from repro.case.protocol import PAPER_METHODS, RANKED  # noqa: F401 (re-exported)
+from repro.case.protocol import OPTIMIZERS, PAPER_METHODS, RANK_MEANING, RANKED, TARGET_POLICIES  # noqa: F401
 from repro.case.specs import MethodOptions
-
-TARGET_POLICIES = ("pointwise+regular", "all")
-OPTIMIZERS = ("adamw", "sgd")
 
 
 def _optimizer(params, opts: MethodOptions) -> torch.optim.Optimizer:
@@ -130,21 +127,6 @@ def _peft_config(method: str, rank: int | None, opts: MethodOptions):
 
 
 # What "rank" is for every method (shown by `python -m repro list`); tests/test_methods.py keeps it whole
-RANK_MEANING = {
-    "fft": "no rank: every weight trains",
-    "bn_head": "no rank: the BatchNorm affine parameters and the head train",
-    "head": "no rank: the head alone trains",
-    "galore": "rank r of GaLore's gradient projection (conv weights flattened to out x in*k*k)",
-    "lora": "rank r of the update B A (alpha = r)",
-    "dora": "rank r of LoRA's update, plus a magnitude per output channel",
-    "loha": "rank r of each of the two low-rank factors whose Hadamard product is the update (alpha = r)",
-    "lokr": "rank r of the low-rank factor inside the Kronecker product (alpha = r)",
-    "oft": "block size of the block-diagonal orthogonal rotation (peft takes the nearest divisor of a "
-           "layer's dimension when r does not divide it)",
-    "boft": "block size of the butterfly orthogonal blocks, one butterfly factor; layers whose input "
-            "dimension is not a multiple of r stay frozen",
-    "ia3": "no rank: a learned scale per output channel of each adapted layer",
-}
 
 
 def _input_dim(m: nn.Module) -> int:
@@ -235,6 +217,8 @@ def galore(model, rank, opts):
     return model, GaLoreAdamW(groups, lr=opts.lr)
 
 
+# Every name here has its meaning of --rank in RANK_MEANING (repro/case/protocol.py), which lists the
+# methods without importing torch or peft; a test keeps the two in one order.
 METHODS = {
     # the paper's five, and head-only
     "fft": fft,

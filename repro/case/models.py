@@ -16,28 +16,40 @@ import importlib
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-
-import torch
-from torch import nn
-from torchvision import models as tvm
+from typing import TYPE_CHECKING
 
 from repro.case.protocol import PAPER_MODELS  # noqa: F401 (re-exported)
 
+if TYPE_CHECKING:  # torch is imported where a model is built or read: naming the models needs none
+    from torch import nn
+
+
+def _torchvision(name: str) -> Callable:
+    """torchvision's builder `name`, imported when a model is built."""
+
+    def build(num_classes: int):
+        from torchvision import models
+
+        return getattr(models, name)(num_classes=num_classes)
+
+    return build
+
+
 MODELS = {
     # the paper's four
-    "resnet18": lambda num_classes: tvm.resnet18(num_classes=num_classes),
-    "mobilenet_v2": lambda num_classes: tvm.mobilenet_v2(num_classes=num_classes),
-    "mobilenet_v3_small": lambda num_classes: tvm.mobilenet_v3_small(num_classes=num_classes),
-    "mobilenet_v3_large": lambda num_classes: tvm.mobilenet_v3_large(num_classes=num_classes),
+    "resnet18": _torchvision("resnet18"),
+    "mobilenet_v2": _torchvision("mobilenet_v2"),
+    "mobilenet_v3_small": _torchvision("mobilenet_v3_small"),
+    "mobilenet_v3_large": _torchvision("mobilenet_v3_large"),
     # torchvision's other edge CNNs, no weights. SqueezeNet is not among them: its classifier is a
     # 1x1 conv, and every method here trains or replaces a Linear head.
-    "mnasnet0_5": lambda num_classes: tvm.mnasnet0_5(num_classes=num_classes),
-    "mnasnet1_0": lambda num_classes: tvm.mnasnet1_0(num_classes=num_classes),
-    "shufflenet_v2_x0_5": lambda num_classes: tvm.shufflenet_v2_x0_5(num_classes=num_classes),
-    "shufflenet_v2_x1_0": lambda num_classes: tvm.shufflenet_v2_x1_0(num_classes=num_classes),
-    "efficientnet_b0": lambda num_classes: tvm.efficientnet_b0(num_classes=num_classes),
-    "regnet_x_400mf": lambda num_classes: tvm.regnet_x_400mf(num_classes=num_classes),
-    "regnet_y_400mf": lambda num_classes: tvm.regnet_y_400mf(num_classes=num_classes),
+    "mnasnet0_5": _torchvision("mnasnet0_5"),
+    "mnasnet1_0": _torchvision("mnasnet1_0"),
+    "shufflenet_v2_x0_5": _torchvision("shufflenet_v2_x0_5"),
+    "shufflenet_v2_x1_0": _torchvision("shufflenet_v2_x1_0"),
+    "efficientnet_b0": _torchvision("efficientnet_b0"),
+    "regnet_x_400mf": _torchvision("regnet_x_400mf"),
+    "regnet_y_400mf": _torchvision("regnet_y_400mf"),
 }
 ENTRY_POINT_GROUP = "repro.models"
 FACTORY_FORM = "a registered name, an entry point of the group repro.models, or package.module:factory " \
@@ -82,6 +94,9 @@ def factory(name: str) -> Callable[[int], nn.Module]:
 def build_model(name: str, num_classes: int = 10, input_size: int = 32,
                 weights: str | Path | None = None) -> nn.Module:
     """A freshly initialised (or cached-weights) model for `input_size` x `input_size` RGB input."""
+    import torch
+    from torch import nn
+
     make = factory(name)
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
@@ -108,6 +123,8 @@ def build_model(name: str, num_classes: int = 10, input_size: int = 32,
 def head_name(model: nn.Module, head: str | None = None) -> str:
     """The classifier head: `head` when given (--head), else the last Linear layer (fc in ResNet,
     classifier[-1] in MobileNets)."""
+    from torch import nn
+
     if head is not None:
         modules = dict(model.named_modules())
         if not isinstance(modules.get(head), nn.Linear):
@@ -125,6 +142,8 @@ def head_name(model: nn.Module, head: str | None = None) -> str:
 
 def replace_head(model: nn.Module, num_classes: int, head: str | None = None) -> nn.Module:
     """A fresh classifier head for `num_classes` (the unseen-classes scenario)."""
+    from torch import nn
+
     name = head_name(model, head)
     old = model.get_submodule(name)
     model.set_submodule(name, nn.Linear(old.in_features, num_classes))
@@ -132,4 +151,6 @@ def replace_head(model: nn.Module, num_classes: int, head: str | None = None) ->
 
 
 def is_depthwise(m: nn.Module) -> bool:
+    from torch import nn
+
     return isinstance(m, nn.Conv2d) and m.groups > 1 and m.groups == m.in_channels

@@ -6,6 +6,25 @@ from dataclasses import dataclass, field
 PAPER_MODELS = ("resnet18", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large")
 PAPER_METHODS = ("fft", "bn_head", "head", "lora", "dora", "galore")
 RANKED = ("lora", "dora", "galore", "loha", "lokr", "oft", "boft")  # the methods that take a rank
+RANK_MEANING = {  # method -> what --rank means; also the torch-free list of the methods (case/methods.py)
+    "fft": "no rank: every weight trains",
+    "bn_head": "no rank: the BatchNorm affine parameters and the head train",
+    "head": "no rank: the head alone trains",
+    "lora": "rank r of the update B A (alpha = r)",
+    "dora": "rank r of LoRA's update, plus a magnitude per output channel",
+    "galore": "rank r of GaLore's gradient projection (conv weights flattened to out x in*k*k)",
+    "loha": "rank r of each of the two low-rank factors whose Hadamard product is the update (alpha = r)",
+    "lokr": "rank r of the low-rank factor inside the Kronecker product (alpha = r)",
+    "oft": "block size of the block-diagonal orthogonal rotation (peft takes the nearest divisor of a "
+           "layer's dimension when r does not divide it)",
+    "boft": "block size of the butterfly orthogonal blocks, one butterfly factor; layers whose input "
+            "dimension is not a multiple of r stay frozen",
+    "ia3": "no rank: a learned scale per output channel of each adapted layer",
+}
+TARGET_POLICIES = ("pointwise+regular", "all")  # which layers LoRA and DoRA adapt
+OPTIMIZERS = ("adamw", "sgd")
+LOSS_NAMES = ("cross_entropy", "sum")  # repro/measure/profile.py's LOSSES
+CONVENTIONS = ("exact", "paper")  # the FLOP conventions (repro/measure/flops.py)
 
 RANKS = (1, 2, 4, 8, 16, 32, 64)
 # ImageNet resolution, as the paper's models are published; the paper gives no batch (paper.md section 2)

@@ -58,10 +58,9 @@ def format_measurement(m) -> str:
 
 
 def cmd_list(args) -> int:
-    from repro.case.methods import METHODS, OPTIMIZERS, RANK_MEANING, TARGET_POLICIES
+    # names only: the registries' torch-free lists (repro/case/protocol.py), so `list` starts at once
     from repro.case.models import entry_point_models, model_names
-    from repro.measure.flops import CONVENTIONS
-    from repro.measure.profile import LOSSES
+    from repro.case.protocol import CONVENTIONS, LOSS_NAMES, OPTIMIZERS, RANK_MEANING, TARGET_POLICIES
 
     plugins = entry_point_models()
     print(tabulate([["models", ", ".join(model_names())],
@@ -69,14 +68,14 @@ def cmd_list(args) -> int:
                     ["  from installed packages", ", ".join(f"{n} ({ep.value})" for n, ep in plugins.items()) or
                      "none (entry-point group repro.models)"],
                     ["  your own", "--model package.module:factory, a callable taking num_classes"],
-                    ["methods", ", ".join(METHODS)],
+                    ["methods", ", ".join(RANK_MEANING)],
                     ["methods with a rank", ", ".join(RANKED)],
                     ["lora/dora targets", ", ".join(TARGET_POLICIES)],
                     ["optimizers", ", ".join(OPTIMIZERS)],
-                    ["losses", ", ".join(LOSSES)],
+                    ["losses", ", ".join(LOSS_NAMES)],
                     ["FLOP conventions", ", ".join(CONVENTIONS)]], tablefmt="plain"))
     print()
-    print(tabulate([[m, RANK_MEANING[m]] for m in METHODS], headers=["method", "what --rank means"]))
+    print(tabulate(list(RANK_MEANING.items()), headers=["method", "what --rank means"]))
     return 0
 
 
@@ -237,12 +236,11 @@ def list_args(pl):
 
 
 def profile_args(pp):
-    from repro.case.methods import METHODS, OPTIMIZERS, TARGET_POLICIES
-    from repro.measure.profile import LOSSES
+    from repro.case.protocol import LOSS_NAMES, OPTIMIZERS, RANK_MEANING, TARGET_POLICIES
 
     pp.add_argument("--model", required=True, help=MODEL_HELP)
     pp.add_argument("--head", default=None, help=HEAD_HELP)
-    pp.add_argument("--method", required=True, choices=list(METHODS))
+    pp.add_argument("--method", required=True, choices=list(RANK_MEANING))
     pp.add_argument("--rank", type=int, default=None, help=f"required for {', '.join(RANKED)}")
     pp.add_argument("--batch", type=int, default=8)
     pp.add_argument("--size", type=int, default=32, help="input height and width in pixels")
@@ -250,7 +248,7 @@ def profile_args(pp):
     pp.add_argument("--seed", type=int, default=0)
     pp.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw")
     pp.add_argument("--lr", type=float, default=1e-3)
-    pp.add_argument("--loss", choices=list(LOSSES), default="cross_entropy",
+    pp.add_argument("--loss", choices=LOSS_NAMES, default="cross_entropy",
                     help="'sum' back-propagates out.sum(), as the paper's profiler does")
     pp.add_argument("--targets", choices=TARGET_POLICIES, default="pointwise+regular",
                     help="which layers LoRA/DoRA adapt")

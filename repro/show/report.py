@@ -28,8 +28,7 @@ from scipy.stats import t as student_t  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from repro.case.grid import ACCURACY_RANK, RANKS, TIME_CASES  # noqa: E402
-from repro.case.methods import PAPER_METHODS, RANKED  # noqa: E402
-from repro.case.models import PAPER_MODELS  # noqa: E402
+from repro.case.protocol import PAPER_METHODS, PAPER_MODELS, RANKED  # noqa: E402
 from repro.case.specs import BENCHMARKS, GLYPHS, SCENARIOS, AdaptSpec, CaseSpec, DataSpec  # noqa: E402
 from repro.files import write_atomic, write_text  # noqa: E402
 from repro.verify import baselines as bl  # noqa: E402
