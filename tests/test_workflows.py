@@ -12,6 +12,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
 FIXTURES = Path(__file__).resolve().parent / "workflows"  # workflows that must fail the linters
+TOX = (ROOT / "tox.ini").read_text()
 
 
 def load(name):
@@ -53,14 +54,14 @@ def test_ci_caches_pip_and_base_models_and_runs_the_tests_and_the_main_command(c
     jobs = ci["jobs"]
     all_steps = [s for job in jobs.values() for s in job["steps"]]
     assert any(s.get("with", {}).get("cache") == "pip" for s in all_steps)
-    assert any(r.strip() == "python -m pytest" for r in steps(jobs["tests"]))
-    # the default tests start from an empty base-model cache, as a new user does
+    # the default tests: README's command as .ci/run runs it, from an empty base-model cache, as a new user does
+    assert any(r.strip() == ".ci/run" for r in steps(jobs["tests"]))
     assert not any("actions/cache" in s.get("uses", "") for s in jobs["tests"]["steps"])
-    [pytest_step] = [s for s in jobs["tests"]["steps"] if s.get("run", "").strip() == "python -m pytest"]
-    assert "runner.temp" in pytest_step["env"]["REPRO_CACHE_DIR"]
+    assert 'REPRO_CACHE_DIR="$(mktemp -d)"' in (ROOT / ".ci" / "run").read_text()
     # the claims job runs README's main command as a user does, with the glyph base models cached
     claims = jobs["claims"]
-    assert any(r.strip() == "python -m pytest -m paper_claims --write-report" for r in steps(claims))
+    assert any(r.strip() == "tox -e claims" for r in steps(claims))
+    assert "[testenv:claims]\ncommands = python -m pytest -m paper_claims --write-report {posargs}" in TOX
     assert claims["needs"] == "changes" and claims["if"] == "needs.changes.outputs.code == 'true'"
     assert "strategy" not in claims and any("GITHUB_STEP_SUMMARY" in r for r in steps(claims))
     assert any("upload-artifact" in r for r in steps(claims))
@@ -73,8 +74,9 @@ def test_the_full_re_measure_runs_in_slices_on_main_weekly_and_by_hand(ci):
     for event in ("schedule", "workflow_dispatch", "refs/heads/main", "needs.changes.outputs.training"):
         assert event in full["if"]
     slices = full["strategy"]["matrix"]["include"]
-    assert any("--remeasure all" in r and '-m "${{ matrix.marker }}"' in r and "matrix.select" in r
+    assert any("tox -e full --" in r and '-m "${{ matrix.marker }}"' in r and "matrix.select" in r
                for r in steps(full))
+    assert "[testenv:full]" in TOX and "commands = python -m pytest --remeasure all --write-report {posargs}" in TOX
     # every paper_claims test is in a slice: the cost cases, the cost claims, the accuracy grids
     assert {s["marker"] for s in slices} == {"paper_claims", "paper_claims and not accuracy",
                                             "paper_claims and accuracy", "beyond_paper"}
@@ -106,10 +108,10 @@ def test_jetson_runs_on_the_self_hosted_device_and_never_for_pull_requests(jetso
 
 
 def test_every_x86_64_install_is_constrained_to_the_recorded_versions(ci):
-    # lint and docs install no torch; floor and arm64 install other releases on purpose
-    installs = [r for name, job in ci["jobs"].items() if name not in ("lint", "docs", "floor", "arm64")
-                for r in steps(job) if "pip install" in r]
-    assert installs and all("-c baselines/x86_64-cpu/constraints.txt" in r for r in installs)
+    # the jobs install tox alone (pinned); their work's installs are tox's, under the recorded versions
+    installs = [r.strip() for job in ci["jobs"].values() for r in steps(job) if "pip install" in r]
+    assert installs and set(installs) == {"pip install -r .ci/tox.txt"}
+    assert (ROOT / ".ci" / "tox.txt").read_text().count("tox==") == 1
     root = WORKFLOWS.parents[1]
     readme = (root / "README.md").read_text()
     assert readme.count("pip install -q -c baselines/x86_64-cpu/constraints.txt") >= 2
@@ -121,9 +123,12 @@ def test_ci_re_derives_every_verdict_from_the_shards_records_without_torch(ci):
     job = ci["jobs"]["verdicts"]
     assert job["needs"] == ["claims", "full"] and job["if"] == "${{ !cancelled() }}"
     run = steps(job)
-    assert any("download-artifact" in r for r in run)
-    assert any("--no-deps" in r and "torch" not in r for r in run)
-    assert any("python -m repro verdicts" in r and "--check" in r and "--from" in r for r in run)
+    assert any("download-artifact" in r for r in run) and any(r.strip() == ".ci/verdicts shards" for r in run)
+    script = (ROOT / ".ci" / "verdicts").read_text()
+    assert script.count("tox -e verdicts --") == 3 and script.count("--check") == 3
+    env = TOX[TOX.index("[testenv:verdicts]"):].split("\n\n")[0]
+    deps = env.split("deps =")[1].split("commands_pre")[0].split()
+    assert "skip_install = true" in env and "pip install --no-deps -e {toxinidir}" in env and "torch" not in deps
 
 
 def test_latest_runs_the_claims_on_the_newest_releases_warns_on_a_move_and_fails_on_a_broken_install():
@@ -131,12 +136,14 @@ def test_latest_runs_the_claims_on_the_newest_releases_warns_on_a_move_and_fails
     assert not {"push", "pull_request"} & set(latest["on"]) and "workflow_dispatch" in latest["on"]
     [job] = latest["jobs"].values()
     assert "continue-on-error" not in job  # an install that breaks is red, not a green job nobody reads
-    run = steps(job)
-    [claims] = [r for r in run if "-m paper_claims" in r]
+    run = [r.strip() for r in steps(job)]
+    assert "tox -e latest --notest" in run  # the install, on its own: red when it breaks
+    [claims] = [r for r in run if r.startswith("tox -e latest ||")]
     assert "|| echo \"::warning" in claims and "test -f reports/results.json" in claims
-    assert not any("constraints" in r for r in run)
-    assert any("--upgrade" in r and "peft" in r and "torch" in r for r in run)
     assert any("--against baselines" in r and "GITHUB_STEP_SUMMARY" in r for r in run)
+    env = TOX[TOX.index("[testenv:latest]"):].split("\n\n")[0]
+    assert "set_env =\n" in env and "constraints" not in env.split("deps =")[1]  # the newest releases
+    assert all(f"    {p}\n" in env for p in ("torch", "peft", "galore-torch", "transformers"))
 
 
 def tool(name: str) -> str:
@@ -207,27 +214,29 @@ def test_the_jetson_job_runs_only_where_a_maintainer_enabled_it_and_records_a_fi
 
 
 def test_the_cluster_engines_run_in_a_job_and_a_tox_env_of_their_own(ci):
-    job = " ".join(steps(ci["jobs"]["cluster"]))
-    assert "'.[test,cluster]'" in job and "python -m pytest -m cluster" in job
-    assert "for executor in ray slurm:local" in job and '--executor "$executor"' in job and "--remeasure all" in job
-    tox = (WORKFLOWS.parents[1] / "tox.ini").read_text()
-    assert "[testenv:cluster]" in tox and "python -m pytest -m cluster" in tox
+    assert any(r.strip() == "tox -e cluster" for r in steps(ci["jobs"]["cluster"]))
+    env = TOX[TOX.index("[testenv:cluster]"):].split("\n\n")[0]
+    assert "    cluster\n" in env and "python -m pytest -m cluster {posargs}" in env
+    for executor in ("ray", "slurm:local"):
+        assert f"--remeasure all --executor {executor} -k" in env
 
 
 def test_ci_has_a_lint_job_and_a_floor_job():
     jobs = load("ci.yml")["jobs"]
-    assert any("actionlint" in r for r in steps(jobs["lint"]))
-    floor = " ".join(steps(jobs["floor"]))
-    assert "torch==2.9.1" in floor and "torchvision==0.24.1" in floor and "peft==0.18.0" in floor
-    assert "grep -vE '^(torch|torchvision|peft)==' baselines/x86_64-cpu/constraints.txt" in floor
+    assert any(r.strip() == "tox -e lint" for r in steps(jobs["lint"]))
+    assert any(r.strip() == "tox -e floor" for r in steps(jobs["floor"]))
+    floor = TOX[TOX.index("[testenv:floor]"):].split("\n\n")[0]
+    assert "torch==2.9.1 torchvision==0.24.1 peft==0.18.0" in floor
+    assert ".ci/constraints {envtmpdir}/constraints.txt torch torchvision peft" in floor
 
 
 def test_arm64_checks_the_whole_cost_grid_with_readmes_aarch64_pins():
     job = load("ci.yml")["jobs"]["arm64"]
-    assert "arm" in job["runs-on"]
-    run = " ".join(steps(job))
+    assert "arm" in job["runs-on"] and any(r.strip() == "tox -e arm64" for r in steps(job))
+    run = TOX[TOX.index("[testenv:arm64]"):].split("\n\n")[0]
     # README's aarch64 torch, and every other package as recorded (a new release cannot turn it red alone)
-    assert "torch==2.9.1 torchvision==0.24.1" in run and "grep -vE '^(torch|torchvision)=='" in run
+    assert "torch==2.9.1 torchvision==0.24.1" in run
+    assert ".ci/constraints {envtmpdir}/constraints.txt torch torchvision\n" in run
     assert "pip install torch==2.9.1 torchvision==0.24.1" in (WORKFLOWS.parents[1] / "docs" / "setup.md").read_text()
     # every cost case of the claims (both scales), against the counted files every CPU platform shares
     assert '-m paper_claims tests/test_costs.py -k "not step_time"' in run
@@ -255,7 +264,7 @@ def test_one_base_model_cache_that_the_suites_own_file_names_invalidate(ci, job)
     [(at, save)] = saves
     steps_ = ci["jobs"][job]["steps"]
     # saved right after its own pretraining step, even when the claims that follow fail
-    assert "python -m repro pretrain" in steps_[at - 1]["run"] and "!cancelled()" in save["if"]
+    assert steps_[at - 1]["run"].startswith("tox -e pretrain -- ") and "!cancelled()" in save["if"]
     assert save["with"]["key"] == restores[0]["with"]["key"]
 
 
@@ -328,8 +337,8 @@ def test_the_linters_are_pinned_in_one_file_that_ci_and_tox_install():
     for name in pins.keys() - {"ruff"}:  # the ones the default tests run come from the test extra
         assert f'"{name}=={pins[name]}"' in extra, name
     lint = load("ci.yml")["jobs"]["lint"]
-    assert "pip install -r .ci/lint.txt" in steps(lint)[2]
-    assert "deps = -r {toxinidir}/.ci/lint.txt" in (ROOT / "tox.ini").read_text()
+    assert any(r.strip() == "tox -e lint" for r in steps(lint))
+    assert "deps = -r {toxinidir}/.ci/lint.txt" in TOX
 
 
 def test_the_slow_shard_runs_on_every_push_beside_the_default_tests(ci):
@@ -338,8 +347,8 @@ def test_the_slow_shard_runs_on_every_push_beside_the_default_tests(ci):
 
     addopts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["addopts"]
     assert addopts[addopts.index("-m") + 1].endswith("and not slow")
-    assert 'python -m pytest -m "slow and not cluster"' in steps(ci["jobs"]["slow"])[-1]
-    assert 'commands = python -m pytest -m "slow and not cluster" {posargs}' in (ROOT / "tox.ini").read_text()
+    assert steps(ci["jobs"]["slow"])[-1].strip() == "tox -e slow"
+    assert 'commands = python -m pytest -m "slow and not cluster" {posargs}' in TOX
 
 
 def test_a_failed_scheduled_run_opens_an_issue(ci):
@@ -347,3 +356,65 @@ def test_a_failed_scheduled_run_opens_an_issue(ci):
     assert job["if"] == "failure() && github.event_name == 'schedule'" and job["permissions"] == {"issues": "write"}
     assert set(job["needs"]) == set(ci["jobs"]) - {"report-failure", "changes"}
     assert "gh issue create" in steps(job)[0]
+
+
+# tox environments no CI job calls, each with the reason
+LOCAL_ONLY = {
+    "py311": "README's test command in a tox venv; CI's job tests runs README's command itself (.ci/run)",
+    "calibrate": "the glyph tasks' calibration: hours of training, run by hand when a task is designed",
+    "update-baselines": "re-recording is a person's decision, with a reason, never a job's",
+    "bench": "timings on shared runners are noise; ratios are measured side by side on one machine",
+    "jetson": "the Jetson runner's workflow calls its install script (.ci/jetson-install) on the device",
+    "beyond": "the beyond-paper cost grid alone; CI measures it as the full re-measure's slice beyond-paper",
+}
+
+
+def tox_envs() -> set[str]:
+    import configparser
+
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read_string(TOX)
+    named = {s.split(":", 1)[1] for s in ini.sections() if s.startswith("testenv:")}
+    return named | {e.strip() for e in ini["tox"]["envlist"].split(",")}
+
+
+def calls(run: str) -> tuple[set[str], set[str]]:
+    """The tox environments and the .ci/ scripts a step's commands call (a script's own tox calls too)."""
+    import re
+
+    scripts = set(re.findall(r"(?:^|\s)(?:python3 )?\.ci/([\w-]+)(?![\w.-])", run))
+    text = run + "".join((ROOT / ".ci" / s).read_text() for s in scripts if (ROOT / ".ci" / s).is_file())
+    return set(re.findall(r"tox -e ([\w-]+)", text)), scripts
+
+
+def test_every_job_calls_a_tox_env_or_a_ci_script_and_every_env_has_a_job():
+    """One source of truth for a job's work: the workflow checks out, sets up Python, installs tox, restores
+    and saves caches and calls an environment of tox.ini or a script under .ci/, so the job runs here as it
+    runs there. The Jetson job, on its own device, calls its own install script."""
+    called = set()
+    for name in ("ci.yml", "latest.yml", "jetson.yml"):
+        for job_name, job in load(name)["jobs"].items():
+            runs = [s["run"] for s in job["steps"] if "run" in s]
+            envs, scripts = set(), set()
+            for run in runs:
+                e, c = calls(run)
+                envs, scripts = envs | e, scripts | c
+                # the work itself is never inlined: no pytest, no package install beside tox's own pin
+                assert "-m pytest" not in run or name == "jetson.yml", (name, job_name, run)
+                assert "pip install" not in run or run.strip() == "pip install -r .ci/tox.txt", (name, job_name, run)
+            if job_name == "report-failure":  # GitHub's own work: an issue for a failed scheduled run
+                continue
+            assert envs or scripts, f"{name} job {job_name} calls no tox environment and no .ci/ script"
+            assert all((ROOT / ".ci" / s).is_file() for s in scripts), (job_name, scripts)
+            called |= envs
+    assert called <= tox_envs(), f"jobs call environments tox.ini lacks: {called - tox_envs()}"
+    assert tox_envs() - called == set(LOCAL_ONLY), f"environments no job calls: {tox_envs() - called - set(LOCAL_ONLY)}"
+
+
+def test_the_constraints_less_some_packages_keep_every_other_pin(tmp_path):
+    out = tmp_path / "c.txt"
+    subprocess.run([sys.executable, str(ROOT / ".ci" / "constraints"), str(out), "torch", "Peft"], check=True)
+    recorded = (ROOT / "baselines" / "x86_64-cpu" / "constraints.txt").read_text().splitlines()
+    kept = out.read_text().splitlines()
+    assert kept == [line for line in recorded if not line.startswith(("torch==", "peft=="))]
+    assert "torchvision==0.29.1" in kept  # a name that begins like a dropped one stays
