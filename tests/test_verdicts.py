@@ -79,10 +79,35 @@ def test_the_shards_of_a_run_join_into_one(tmp_path):
     assert records == whole["measured"] and [r["id"] for r in rows] == ["A"] and data == GLYPHS
 
 
+def test_a_complete_run_has_every_verdict_the_baselines_decide_and_the_same_ones(tmp_path):
+    """--against baselines --strict, as CI's verdicts job runs it over the full re-measure: a claim that no
+    test of the run checked fails it, as does a verdict that differs from the stored records' one."""
+    from repro.verify.verdicts import from_baselines
+
+    records = from_baselines(ROOT / "baselines", "x86_64-cpu", GLYPHS)
+    rows = derive(RecordedEvidence(records, GLYPHS))
+
+    def strict(claims):
+        path = tmp_path / "results.json"
+        path.write_text(json.dumps({"schema": 1, "environment": {}, "claims": claims, "measured": records}))
+        return verdicts("--from", path, "--against", "baselines", "--platform", "x86_64-cpu", "--strict")
+
+    whole = strict(rows)
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    assert "every claim of baselines/x86_64-cpu has its verdict in the run" in whole.stdout
+    lacking = strict([r for r in rows if r["id"] != "F"])  # the glyph claims' slice that never ran
+    assert lacking.returncode == 1 and "F: the baselines decide it, the run has no verdict for it" in lacking.stdout
+    moved = strict([{**r, "verdict": "holds"} if r["id"] == "C" and r["scale"] == "32px" else r for r in rows])
+    assert moved.returncode == 1 and "C verdict: baselines 'does not reproduce', this run 'holds'" in moved.stdout
+    time_only = strict([r for r in rows if r["id"] != "B-time"])  # this machine's seconds: never required
+    assert time_only.returncode == 0, time_only.stdout
+
+
 @pytest.mark.parametrize("args, message", [
     (["--from", "no/such/results.json"], "not found: a claims run writes it"),
     (["--check"], "--check compares with a run's own verdicts"),
     (["--platform", "../x"], "is not a plain name"),
+    (["--strict"], "--strict compares a run with baselines"),
 ])
 def test_bad_input_is_one_line_naming_the_fix(args, message):
     out = verdicts(*args)

@@ -80,6 +80,17 @@ def test_the_full_re_measure_runs_in_slices_on_main_weekly_and_by_hand(ci):
     # every paper_claims test is in a slice: the cost cases, the cost claims, the accuracy grids
     assert {s["marker"] for s in slices} == {"paper_claims", "paper_claims and not accuracy",
                                             "paper_claims and accuracy", "beyond_paper"}
+    # the glyph claims read both models' runs: the glyph slices keep theirs, and one job checks the claims on them
+    glyph = [s for s in slices if "glyphs" in s["slice"]]
+    assert len(glyph) == 2 and all(s["keep-runs"] and "--runs-dir=runs" in s["select"] for s in glyph)
+    claims = ci["jobs"]["full-claims"]
+    assert claims["needs"] == "full" and "!cancelled()" in claims["if"]
+    assert any("merge-multiple" in str(s.get("with", {})) and s["with"]["pattern"] == "runs-full-*"
+               for s in claims["steps"] if "download-artifact" in s.get("uses", ""))
+    assert any('tox -e full -- -m "paper_claims and accuracy" --runs-dir=runs tests/test_paper_claims.py' in r
+               for r in steps(claims))
+    # and the verdicts job holds the joined shards to every verdict of the stored records
+    assert "--check --against baselines --platform x86_64-cpu --strict" in (ROOT / ".ci" / "verdicts").read_text()
     assert all("-n auto" in s["select"] for s in slices if "and accuracy" not in s["marker"])
     # an accuracy slice parallelises its runs itself (repro/learn/runs.py): no xdist workers competing for the cores
     accuracy = [s for s in slices if s["marker"] == "paper_claims and accuracy"]
@@ -121,7 +132,7 @@ def test_every_x86_64_install_is_constrained_to_the_recorded_versions(ci):
 
 def test_ci_re_derives_every_verdict_from_the_shards_records_without_torch(ci):
     job = ci["jobs"]["verdicts"]
-    assert job["needs"] == ["claims", "full"] and job["if"] == "${{ !cancelled() }}"
+    assert job["needs"] == ["claims", "full", "full-claims"] and job["if"] == "${{ !cancelled() }}"
     run = steps(job)
     assert any("download-artifact" in r for r in run) and any(r.strip() == ".ci/verdicts shards" for r in run)
     script = (ROOT / ".ci" / "verdicts").read_text()

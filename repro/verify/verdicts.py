@@ -24,7 +24,7 @@ from tabulate import tabulate
 from repro.case.specs import BENCHMARKS, DataSpec
 from repro.files import write_text
 from repro.verify import baselines as bl
-from repro.verify.claims import SCALES, Outcome, Verdict, at_scale, claim_cases
+from repro.verify.claims import SCALES, TIME, Outcome, Verdict, at_scale, claim_cases
 from repro.verify.evidence import RECORD_GROUPS, MissingRecord, Reading, RecordedEvidence
 
 NO_RECORD = "no record"  # the verdict of a claim whose records are missing: neither a pass nor a failure
@@ -232,7 +232,10 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     help="refill the generated tables in these files (README.md docs/claims.md) from the records, "
                     "each from the platform its marker names")
     ap.add_argument("--against", default=None, metavar="BASELINES", help="with --from: list the verdicts and "
-                    "metrics that differ from these baselines (informational: exit 0)")
+                    "metrics that differ from these baselines (informational: exit 0, unless --strict)")
+    ap.add_argument("--strict", action="store_true", help="with --against: exit 1 when a verdict differs from the "
+                    "one the baselines give, or when a claim the baselines decide has no verdict in the run (the "
+                    "time readings excepted: they are the running machine's)")
 
 
 def generated(root: Path, style: str, platform: str, data: DataSpec) -> str:
@@ -295,7 +298,26 @@ def run(args) -> int:
         print(f"metrics that moved beyond their tolerance: {len(metrics)}")
         if metrics:
             print(tabulate(metrics, headers=["group", "case", "what moved"], maxcolwidths=[14, 36, 80]))
+        if args.strict:
+            problems = strictly(stored_rows, derive(RecordedEvidence(base, data)))
+            print("\n".join(problems) if problems else f"every claim of {args.against}/{platform} has its verdict "
+                  f"in the run, and each equals the baselines' (time readings excepted)")
+            status = 1 if problems else status
+    elif args.strict:
+        raise ValueError("--strict compares a run with baselines: give --from reports/results.json --against baselines")
     return status
+
+
+def strictly(rows: list[dict], expected: list[dict]) -> list[str]:
+    """What a complete run lacks or moved against the baselines' verdicts: every claim they decide must have
+    a verdict that the run's tests gave (`rows`, not a re-derivation: a claim no test checked is missing),
+    equal to theirs. A time reading is the running machine's, so it is left out."""
+    timeless = [r for r in recorded(expected) if r["convention"] != TIME]
+    have = {(r["id"], r["scale"]) for r in recorded(rows)}
+    missing = [f"{claim_label(r)}: the baselines decide it, the run has no verdict for it" for r in timeless
+               if (r["id"], r["scale"]) not in have]
+    ours = [r for r in recorded(rows) if r["convention"] != TIME]
+    return missing + differences(ours, timeless, ("baselines", "this run"))
 
 
 def main(argv=None) -> int:
