@@ -1,7 +1,11 @@
 """README is the front door and docs/ the rest: README stays short, the claims tables in both are the
 ones the stored records give, and the MkDocs site builds with every warning an error."""
 
+import argparse
+import configparser
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -86,3 +90,110 @@ def test_nothing_the_project_ships_points_outside_the_repository():
                 if "shared/paper.md" in line or "../shared" in line or "shared/style.md" in line]
     assert pointers == []
     assert (ROOT / "docs" / "paper.md").exists() and "paper.md" in (ROOT / "mkdocs.yml").read_text()
+
+
+# Every command a page shows must run as written: its options exist in the parser that reads them
+PAGES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
+CODE = re.compile(r"```[^\n]*\n(.*?)```|`([^`\n]+)`", re.S)
+
+
+def commands(text: str) -> list[list[str]]:
+    """The commands in a page's code (blocks and inline), each as its words, from the one that names it
+    (pytest, repro, tox) on: one per `&&`, `;` or pipe, backslash continuations joined."""
+    out = []
+    for block, inline in CODE.findall(text):
+        code = (block or inline).replace("\\\n", " ")
+        for line in code.splitlines():
+            for part in re.split(r"&&|\|\||;|\|", line):
+                try:
+                    words = shlex.split(part, comments=True)
+                except ValueError:  # prose in backticks with an odd quote
+                    continue
+                for i, word in enumerate(words):
+                    if word == "pytest" or word.endswith("/pytest") or (
+                            word in ("repro", "tox") and i > 0 and words[i - 1] in ("-m", "tox") or word == "tox"):
+                        out.append(words[i:])
+                        break
+    return out
+
+
+def long_options(words: list[str]) -> list[str]:
+    """The --options of a command, up to a `--` that hands the rest to another (tox's posargs)."""
+    names = []
+    for word in words[1:]:
+        if word == "--":
+            break
+        if word.startswith("--"):
+            names.append(word.split("=", 1)[0])
+    return names
+
+
+def repro_options(command: str) -> set[str]:
+    from repro.show.cli import parser
+
+    [sub] = [a for a in parser(command)._actions if isinstance(a, argparse._SubParsersAction)]
+    return set(sub.choices[command]._option_string_actions)
+
+
+def tox_envs() -> set[str]:
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(Path(__file__).parents[1] / "tox.ini")
+    return {s.split(":", 1)[1] for s in ini.sections() if s.startswith("testenv:")} | {
+        e.strip() for e in ini["tox"]["envlist"].split(",")}
+
+
+def bad_commands(page: str, config) -> list[str]:
+    from repro.show.claims_plugin import RENAMED
+    from repro.show.cli import COMMANDS
+
+    bad = []
+    for words in commands((ROOT / page).read_text()):
+        shown = " ".join(words)
+        if words[0] == "tox":
+            if "-e" in words and words[words.index("-e") + 1] not in tox_envs():
+                bad.append(f"{shown}: no tox environment {words[words.index('-e') + 1]}")
+        elif words[0] == "repro":
+            if len(words) < 2 or words[1].startswith("-"):
+                continue  # `python -m repro --help`
+            if words[1] not in COMMANDS:
+                bad.append(f"{shown}: no command {words[1]}")
+                continue
+            known = repro_options(words[1])
+            bad += [f"{shown}: python -m repro {words[1]} has no {o}" for o in long_options(words) if o not in known]
+        else:
+            for option in long_options(words):
+                if option in RENAMED:
+                    bad.append(f"{shown}: {option} is deprecated, use {RENAMED[option]}")
+                    continue
+                try:
+                    config.getoption(option)
+                except ValueError:
+                    bad.append(f"{shown}: pytest has no {option}")
+    return bad
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_command_on_a_page_uses_options_that_exist(page, pytestconfig):
+    assert bad_commands(page, pytestconfig) == []
+
+
+def test_a_command_with_an_option_that_does_not_exist_is_caught(pytestconfig, tmp_path, monkeypatch):
+    page = tmp_path / "page.md"
+    page.write_text("Run `pytest -m paper_claims --report` and then\n\n```bash\npython -m repro report "
+                    "--outdir x && tox -e nowhere\n.venv/bin/python -m pytest --repro-updat\n```\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert bad_commands("page.md", pytestconfig) == [
+        "pytest -m paper_claims --report: --report is deprecated, use --write-report",
+        "repro report --outdir x: python -m repro report has no --outdir",
+        "tox -e nowhere: no tox environment nowhere",
+        "pytest --repro-updat: pytest has no --repro-updat"]
+
+
+PATH_SPAN = re.compile(r"`((?:repro|tests|benchmarks|docs|baselines|\.ci|\.github)/[\w./-]*)`")
+MADE_BY_A_RUN = {"baselines/jetson-orin"}  # the Jetson workflow's first run records it (docs/baselines.md)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_file_a_page_names_exists(page):
+    named = {p.rstrip("/") for p in PATH_SPAN.findall((ROOT / page).read_text())} - MADE_BY_A_RUN
+    assert sorted(p for p in named if not (ROOT / p).exists()) == []
