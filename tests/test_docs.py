@@ -197,3 +197,49 @@ MADE_BY_A_RUN = {"baselines/jetson-orin"}  # the Jetson workflow's first run rec
 def test_every_file_a_page_names_exists(page):
     named = {p.rstrip("/") for p in PATH_SPAN.findall((ROOT / page).read_text())} - MADE_BY_A_RUN
     assert sorted(p for p in named if not (ROOT / p).exists()) == []
+
+
+# Pages render as written: Python-Markdown (MkDocs) reads a list item's content at four spaces, and a list
+# needs a blank line before it; anything else falls out of its list while the strict build stays green
+def misindented(text: str) -> list[str]:
+    """Lines inside a list whose nested item, table or code fence is not indented by a multiple of four."""
+    bad, in_list, fence = [], False, False
+    for n, line in enumerate(text.split("\n"), 1):
+        if line.lstrip().startswith("```"):
+            fence = not fence
+            if in_list and (len(line) - len(line.lstrip())) % 4:
+                bad.append(f"{n}: {line.strip()[:40]}")
+            continue
+        if fence:
+            continue
+        if re.match(r"([-*]|\d+\.) ", line):
+            in_list = True
+        elif line.strip() and not line.startswith(" "):
+            in_list = False
+        elif in_list and (m := re.match(r"( +)([-*] |\d+\. |\|)", line)) and len(m.group(1)) % 4:
+            bad.append(f"{n}: {line.strip()[:40]}")
+    return bad
+
+
+def fallen_out(text: str) -> list[str]:
+    """What the page, rendered as MkDocs renders it, shows as plain text that was meant as a list item, a
+    table row or a code fence."""
+    import markdown
+
+    html = markdown.markdown(text, extensions=["tables", "admonition", "toc", "pymdownx.superfences"])
+    return [line.strip()[:40] for p in re.findall(r"<p>(.*?)</p>", html, re.S) for line in p.split("\n")
+            if re.match(r"\s*(([-*]|\d+\.) \S|\||```)", line)]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_its_lists_tables_and_code_as_written(page):
+    text = (ROOT / page).read_text()
+    assert misindented(text) == [] and fallen_out(text) == []
+
+
+def test_a_list_nested_by_two_spaces_or_without_a_blank_line_is_caught():
+    nested = "* **glyphs**: the benchmark\n  * **shift-easy**: new faces\n\n  | a | b |\n  |---|---|\n"
+    assert misindented(nested) == ["2: * **shift-easy**: new faces", "4: | a | b |", "5: |---|---|"]
+    assert fallen_out("How each knob was chosen:\n* FFT at 3e-4\n* head-only at 3e-3\n") == [
+        "* FFT at 3e-4", "* head-only at 3e-3"]
+    assert fallen_out("* **glyphs**: the benchmark\n    * **shift-easy**: new faces\n") == []
