@@ -15,7 +15,7 @@ from repro import kernels
 from repro.case.specs import DataSpec
 from repro.stats import Band
 from repro.verify import baselines as bl
-from repro.verify.claims import TIME, Outcome, claim_cases, claim_id
+from repro.verify.claims import TIME, Outcome, claim_cases, claim_id, read_on
 from repro.verify.evidence import Reading, RecordedEvidence
 from repro.verify.verdicts import NO_RECORD, claim_label, derive, from_baselines
 
@@ -106,7 +106,7 @@ def cases():
 def test_claim(claim, convention, scale, evidence, claim_outcomes):
     reading = Reading(evidence.at(scale))
     verdict = claim.read(reading, convention)
-    data = evidence.data.describe() if claim.kind == "accuracy" else "analytic (no data)"
+    data = read_on(claim, convention, evidence.data.describe())
     claim_outcomes.append(Outcome(claim, convention, verdict, data, scale, reading.provenance()))
     key = claim_id(claim, convention, scale)
     differ = {k: (seed, p) for k, (seed, p) in evidence.remade(reading.cases).items() if p}

@@ -168,3 +168,24 @@ def test_measured_evidence_keeps_what_it_measures_where_recorded_evidence_reads_
             "resnet18", "lora", 8)
     assert live.cost("resnet18", "lora", 8, lora_dropout=0.1) == RecordedEvidence(kept, GLYPHS).cost(
         "resnet18", "lora", 8, lora_dropout=0.1)
+
+
+def test_a_reason_shared_by_both_scales_is_said_once_and_different_ones_in_scale_order():
+    from repro.verify.verdicts import by_scale
+
+    def row(scale, why):
+        return {"id": "C", "source": "[S]", "claim": "c", "paper": "p", "data": "d", "scale": scale,
+                "measured": "m", "verdict": "holds", "why": why}
+
+    assert by_scale([row("224px", "same"), row("32px", "same")])[0]["why"] == "same"
+    assert by_scale([row("224px", "big"), row("32px", "small")])[0]["why"] == "32px: small 224px: big"
+
+
+def test_a_row_says_what_its_verdict_was_read_on():
+    from repro.verify.claims import TIME, read_on
+
+    claims = {c.kind: c for c, _, _ in claim_cases()}
+    assert read_on(claims["accuracy"], None, "embedded glyphs") == "embedded glyphs"
+    cost = next(c for c, conv, _ in claim_cases() if conv == TIME)
+    assert read_on(cost, TIME, "embedded glyphs") == "step times measured on this machine"
+    assert read_on(cost, "exact", "embedded glyphs") == "analytic (no data)"

@@ -24,7 +24,7 @@ from tabulate import tabulate
 from repro.case.specs import BENCHMARKS, DataSpec
 from repro.files import write_text
 from repro.verify import baselines as bl
-from repro.verify.claims import SCALES, TIME, Outcome, Verdict, at_scale, claim_cases
+from repro.verify.claims import SCALES, TIME, Outcome, Verdict, at_scale, claim_cases, read_on
 from repro.verify.evidence import RECORD_GROUPS, MissingRecord, Reading, RecordedEvidence
 
 NO_RECORD = "no record"  # the verdict of a claim whose records are missing: neither a pass nor a failure
@@ -43,7 +43,7 @@ def derive(evidence: RecordedEvidence, cases=None, data_label: str | None = None
             rows.append({**Outcome(claim, convention, Verdict(None, str(err)), scale=scale).row(),
                          "verdict": NO_RECORD})
             continue
-        data = (data_label or evidence.data.describe()) if claim.kind == "accuracy" else "analytic (no data)"
+        data = read_on(claim, convention, data_label or evidence.data.describe())
         rows.append(Outcome(claim, convention, verdict, data, scale, reading.provenance()).row())
     return rows
 
@@ -138,13 +138,17 @@ def moved_metrics(records: dict, stored: dict) -> list[list]:
 
 def by_scale(rows: list[dict]) -> list[dict]:
     """One line per claim and convention, with the measurement and verdict at each scale."""
-    table = {}
+    table, whys = {}, {}
     for r in rows:
         t = table.setdefault(r["id"], {k: r[k] for k in ("id", "source", "claim", "paper", "data")}
                              | {"why": "", "section": r.get("section", "paper"), "runs": r.get("runs", "")})
         t[f"measured {r['scale']}"], t[f"verdict {r['scale']}"] = r["measured"], r["verdict"]
-        if r["why"] and r["why"] not in t["why"]:
-            t["why"] = f"{t['why']} {r['scale']}: {r['why']}".strip()
+        if r["why"]:
+            whys.setdefault(r["id"], {})[r["scale"]] = r["why"]
+    for row_id, by in whys.items():  # one reason said once; reasons that differ, each with its scale, 32px first
+        ordered = [(s, by[s]) for s in SCALES if s in by]
+        table[row_id]["why"] = ordered[0][1] if len(set(by.values())) == 1 else " ".join(
+            f"{s}: {w}" for s, w in ordered)
     return list(table.values())
 
 
