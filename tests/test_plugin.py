@@ -202,6 +202,18 @@ def test_the_plugin_lives_beside_pytest_benchmark_and_pytest_regressions_in_one_
     assert "baselines/mine/my-costs.json: 1 cases written" in both.stdout  # ours, in the same run
 
 
+def test_under_xdist_a_failure_on_one_worker_stops_every_worker_from_writing(tmp_path):
+    """--repro-update writes only when every test passed: a worker that saw only passing tests must not write
+    its part while another worker's test failed (it did, until 2026-12-07)."""
+    (tmp_path / "test_a.py").write_text("def test_records(repro_baselines):\n"
+                                       "    repro_baselines.check('mine', 'a', {'x': 1})\n")
+    (tmp_path / "test_b.py").write_text("def test_fails():\n    assert False\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n")
+    run = pytest_in(tmp_path, "-n", "2", "--dist", "loadfile", "--repro-update", "--repro-reason", "r")
+    assert run.returncode == 1 and "refusing to update baselines: 1 test(s) failed" in run.stdout, run.stdout
+    assert not (tmp_path / "baselines").exists()
+
+
 def test_the_old_option_names_still_work_in_this_repository_and_name_their_new_ones(tmp_path):
     """0.1.0's spellings, kept for one release in the repository's own plugin (repro/show/claims_plugin.py)."""
     from repro.show.claims_plugin import RENAMED

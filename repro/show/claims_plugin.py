@@ -323,7 +323,8 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.hookimpl(trylast=True)  # after the public plugin's lines: the verdicts table ends the run
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    claims_run(config).summary(terminalreporter)
+    if not hasattr(config, "workerinput"):  # an xdist worker's part is the controller's to write
+        claims_run(config).summary(terminalreporter)
 
 
 @pytest.fixture(scope="session")

@@ -232,7 +232,8 @@ def pytest_testnodedown(node, error):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if STORE not in config.stash:
+    # an xdist worker knows its own tests' failures only: the controller writes, once, after every worker
+    if STORE not in config.stash or hasattr(config, "workerinput"):
         return
     kept = config.stash[STORE]
     if kept.updating and kept.new:
