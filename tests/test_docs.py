@@ -2,7 +2,6 @@
 ones the stored records give, and the MkDocs site builds with every warning an error."""
 
 import argparse
-import configparser
 import os
 import re
 import shlex
@@ -12,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from repository import tox_envs
 
 from repro.case.specs import DataSpec
 from repro.verify import verdicts
@@ -133,13 +133,6 @@ def repro_options(command: str) -> set[str]:
 
     [sub] = [a for a in parser(command)._actions if isinstance(a, argparse._SubParsersAction)]
     return set(sub.choices[command]._option_string_actions)
-
-
-def tox_envs() -> set[str]:
-    ini = configparser.ConfigParser(interpolation=None)
-    ini.read(Path(__file__).parents[1] / "tox.ini")
-    return {s.split(":", 1)[1] for s in ini.sections() if s.startswith("testenv:")} | {
-        e.strip() for e in ini["tox"]["envlist"].split(",")}
 
 
 def bad_commands(page: str, config) -> list[str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from repository import tox_envs
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -378,15 +379,6 @@ LOCAL_ONLY = {
     "jetson": "the Jetson runner's workflow calls its install script (.ci/jetson-install) on the device",
     "beyond": "the beyond-paper cost grid alone; CI measures it as the full re-measure's slice beyond-paper",
 }
-
-
-def tox_envs() -> set[str]:
-    import configparser
-
-    ini = configparser.ConfigParser(interpolation=None)
-    ini.read_string(TOX)
-    named = {s.split(":", 1)[1] for s in ini.sections() if s.startswith("testenv:")}
-    return named | {e.strip() for e in ini["tox"]["envlist"].split(",")}
 
 
 def calls(run: str) -> tuple[set[str], set[str]]:
