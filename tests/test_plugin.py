@@ -91,6 +91,7 @@ def test_an_outside_project_records_passes_fails_on_a_moved_metric_and_updates_w
     stored = json.loads(baseline.read_text())
     assert stored["cases"]["tinynet-lora-r4"]["flops.exact.total"] > flops
     assert [h["reason"] for h in stored["history"]] == ["first record of tinynet", "tinynet widened to 24"]
+    assert pytest_in(project, width=24).returncode == 0  # the re-recorded file holds the wider network
 
 
 def test_the_plugin_comes_from_the_entry_point_and_turns_off(project):

@@ -126,9 +126,6 @@ def _peft_config(method: str, rank: int | None, opts: MethodOptions):
     raise AssertionError(method)
 
 
-# What "rank" is for every method (shown by `python -m repro list`); tests/test_methods.py keeps it whole
-
-
 def _input_dim(m: nn.Module) -> int:
     return m.in_features if isinstance(m, nn.Linear) else m.in_channels * m.kernel_size[0] * m.kernel_size[1]
 

@@ -18,7 +18,7 @@ from math import prod
 import torch
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
-from repro.case.protocol import CONVENTIONS  # noqa: F401 (read here and by callers of the counter)
+from repro.case.protocol import CONVENTIONS
 
 aten = torch.ops.aten
 

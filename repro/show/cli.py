@@ -34,7 +34,7 @@ PHASES = ("forward", "backward", "optimizer", "total")
 
 
 def format_measurement(m) -> str:
-    from repro.measure.flops import CONVENTIONS
+    from repro.case.protocol import CONVENTIONS
 
     p, env = m.params, m.env
     head = (f"{m.spec.key}  ({env['platform']}, {env['device']}, torch {env['torch']}, peft {env['peft']})\n"

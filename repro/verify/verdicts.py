@@ -295,7 +295,8 @@ def run(args) -> int:
         if stored_rows is None:
             raise ValueError("--against compares a run with baselines: give --from reports/results.json")
         base = from_baselines(Path(args.against), platform, data, args.cpu_capability)
-        moved = differences(recorded(rows), derive(RecordedEvidence(base, data)), ("baselines", "this run"))
+        expected = derive(RecordedEvidence(base, data))
+        moved = differences(recorded(rows), expected, ("baselines", "this run"))
         print(f"verdicts that differ from {args.against}/{platform}:")
         print("\n".join(f"  {m}" for m in moved) or "  none")
         metrics = moved_metrics(records, base)
@@ -303,7 +304,7 @@ def run(args) -> int:
         if metrics:
             print(tabulate(metrics, headers=["group", "case", "what moved"], maxcolwidths=[14, 36, 80]))
         if args.strict:
-            problems = strictly(stored_rows, derive(RecordedEvidence(base, data)))
+            problems = strictly(stored_rows, expected)
             print("\n".join(problems) if problems else f"every claim of {args.against}/{platform} has its verdict "
                   f"in the run, and each equals the baselines' (time readings excepted)")
             status = 1 if problems else status
