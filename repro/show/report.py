@@ -193,7 +193,7 @@ def matrix_html(lines: list[dict]) -> str:
 
     out = ['<p class="summary">' + " ".join(f'<span class="v {STATUS.get(v, "none")}">{html.escape(v)}: {n}</span>'
                                              for v, n in sorted(counts.items())) + "</p>",
-           '<table class="matrix"><thead><tr><th>claim</th><th>the paper</th>'
+           '<table class="matrix"><thead><tr><th>claim</th><th>held to</th>'
            + "".join(f"<th>{html.escape(c)}</th>" for c in columns) + "</tr></thead><tbody>"]
     section = None
     for line in lines:

@@ -153,6 +153,9 @@ def by_scale(rows: list[dict]) -> list[dict]:
 
 
 SECTIONS = {"paper": "claims of arXiv 2507.23536", "finding": "findings of this suite (not claims of the paper)"}
+# a row's `paper` field is the value its verdict is held to: the paper's number where it gives one, this suite's
+# reading of its words where it does not (marked so in the value), and the suite's own for a finding
+HEADERS = {"paper": "held to"}
 SCALE_COLUMNS = [f"{k} {s}" for s in SCALES for k in ("measured", "verdict")]
 
 
@@ -169,7 +172,7 @@ def terminal_tables(rows: list[dict]) -> str:
     out = []
     for title, table in sections(rows):
         out += [f"== {title} ==", tabulate([[t["id"], t["paper"], *(t.get(c, "") for c in SCALE_COLUMNS)]
-                                            for t in table], headers=["id", "paper", *SCALE_COLUMNS],
+                                            for t in table], headers=["id", HEADERS["paper"], *SCALE_COLUMNS],
                                            maxcolwidths=[8, 18, 44, 12, 44, 12])]
     sourced = [r for r in sorted(rows, key=lambda r: (r["id"], r["scale"])) if r.get("runs")]
     if sourced:  # a reader must never take a stored number for one measured here
@@ -183,13 +186,14 @@ def terminal_tables(rows: list[dict]) -> str:
 
 def markdown(rows: list[dict], style: str = "full", title: bool = True) -> str:
     """The claims tables in Markdown: `full`, every column (reports/claims.md, docs), or `brief`, the claim,
-    the paper's value and the verdict at each scale (README)."""
+    the value it is held to and the verdict at each scale (README)."""
     columns = {"full": ["id", "source", "claim", "paper", *SCALE_COLUMNS, "why", "data", "runs"],
                "brief": ["id", "claim", "paper", *(f"verdict {s}" for s in SCALES)]}[style]
     text = ["# Claims of arXiv 2507.23536", ""] if title else []
     for heading, table in sections(rows):
         text += [f"{'##' if title else '###'} {heading[0].upper()}{heading[1:]}", "",
-                 tabulate([[t.get(c, "") or "-" for c in columns] for t in table], headers=columns,
+                 tabulate([[t.get(c, "") or "-" for c in columns] for t in table],
+                          headers=[HEADERS.get(c, c) for c in columns],
                           tablefmt="github"), ""]
     return "\n".join(text).rstrip() + "\n"
 
