@@ -59,6 +59,7 @@ def copy(tmp_path_factory):
     folder = tmp_path_factory.mktemp("site-src")
     shutil.copytree(ROOT / "docs", folder / "docs")
     shutil.copy(ROOT / "mkdocs.yml", folder)
+    shutil.copy(ROOT / "CHANGELOG.md", folder)  # the changelog page includes it
     return folder
 
 
@@ -101,14 +102,16 @@ def test_nothing_the_project_ships_points_outside_the_repository():
 
 # Every command a page shows must run as written: its options exist in the parser that reads them
 PAGES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
-CODE = re.compile(r"```[^\n]*\n(.*?)```|`([^`\n]+)`", re.S)
+CODE = re.compile(r"```([^\n]*)\n(.*?)```|`([^`\n]+)`", re.S)
 
 
 def commands(text: str) -> list[list[str]]:
     """The commands in a page's code (blocks and inline), each as its words, from the one that names it
     (pytest, repro, tox) on: one per `&&`, `;` or pipe, backslash continuations joined."""
     out = []
-    for block, inline in CODE.findall(text):
+    for language, block, inline in CODE.findall(text):
+        if language == "text":  # a program's output (help, a table), not a command to run
+            continue
         code = (block or inline).replace("\\\n", " ")
         for line in code.splitlines():
             for part in re.split(r"&&|\|\||;|\|", line):
@@ -190,7 +193,7 @@ def test_a_command_with_an_option_that_does_not_exist_is_caught(pytestconfig, tm
 
 
 PATH_SPAN = re.compile(r"`((?:repro|tests|benchmarks|docs|baselines|\.ci|\.github)/[\w./-]*)`")
-MADE_BY_A_RUN = {"baselines/jetson-orin"}  # the Jetson workflow's first run records it (docs/baselines.md)
+MADE_BY_A_RUN = {"baselines/jetson-orin"}  # the Jetson workflow's first run records it (docs/arm-and-jetson.md)
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -262,3 +265,50 @@ def test_the_linter_catches_a_list_indented_too_far_and_a_code_block_with_no_lan
     page = tmp_path / "page.md"
     page.write_text("# A page\n\n* the benchmark\n      * a task\n\n```\npython -m repro list\n```\n")
     assert lint_failures(page) == ["page.md:4: MD007 [Expected: 4, Actual=6]", "page.md:6: MD040"]
+
+
+def test_the_reference_page_equals_the_parsers_and_plugins():
+    from repro.show import reference
+
+    assert reference.main(["--check", str(ROOT / "docs" / "cli.md")]) == 0
+
+
+def test_a_reference_page_edited_by_hand_is_caught(tmp_path, capsys):
+    from repro.show import reference
+
+    page = tmp_path / "cli.md"
+    page.write_text((ROOT / "docs" / "cli.md").read_text().replace("`--repro-update`", "`--repro-updates`", 1))
+    assert reference.main(["--check", str(page)]) == 1
+    assert "differs from the code: python -m repro.show.reference --write" in capsys.readouterr().err
+
+
+def test_every_environment_variable_the_code_reads_is_in_the_reference():
+    in_code = {m for p in (ROOT / "repro").rglob("*.py") for m in re.findall(r"\bREPRO_[A-Z_]*[A-Z]\b", p.read_text())}
+    in_page = set(re.findall(r"^\| `(REPRO_[A-Z_]+)` \|", (ROOT / "docs" / "cli.md").read_text(), re.M))
+    assert in_code == in_page
+
+
+# A measured wall time (m:ss) is a fact of one day on one machine: it lives in docs/history.md, under a
+# heading whose text has the date, not in the pages that say what the suite does
+CLOCK = re.compile(r"\b\d{1,3}:\d{2}\b")
+
+
+def undated_times(page: str, text: str) -> list[str]:
+    text = re.sub(r"```.*?```", "", text, flags=re.S)  # a command's output may show a time
+    if page != "docs/history.md":
+        return [f"{page}: {t}" for t in CLOCK.findall(text)]
+    sections = re.split(r"^## ", text, flags=re.M)
+    return [f"{page}: '## {s.splitlines()[0]}' has {CLOCK.findall(s)[0]} but no date" for s in sections[1:]
+            if CLOCK.search(s) and not re.search(r"\b20\d\d-\d\d-\d\d\b", s)]
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p != "README.md"])
+def test_measured_times_live_in_the_history_page_with_their_date(page):
+    assert undated_times(page, (ROOT / page).read_text()) == []
+
+
+def test_a_time_typed_into_a_reference_page_or_an_undated_history_section_is_caught():
+    assert undated_times("docs/setup.md", "The first run took 18:06 on one core.\n") == ["docs/setup.md: 18:06"]
+    assert undated_times("docs/setup.md", "```console\n$ pytest\n3 passed in 0:12\n```\n") == []
+    history = "# History\n\n## Pretraining\n\nResNet-18: 13:50.\n\n## Engines\n\nOn 2026-12-04: 8:42.\n"
+    assert undated_times("docs/history.md", history) == ["docs/history.md: '## Pretraining' has 13:50 but no date"]

@@ -55,7 +55,7 @@ ACCURACY_NOT_REPRODUCED = {
         "I": "BN+H is never far behind FFT (at most about 2 [-3, 8] points): no digits task is hard for it",
     },
     # the same runs made with Intel's kernel set: G turns inconclusive and J does not reproduce, the
-    # digits' verdicts being the ones near a band's edge (docs/claims.md)
+    # digits' verdicts being the ones near a band's edge (docs/reading-claims.md)
     ("digits", "-intel"): {
         "I": "BN+H is never far behind FFT (at most about 6 [-9, 20] points): no digits task is hard for it",
         "J": "LoRA needs 0.7 [0.1, 1.3]x GaLore's steps on ResNet-18 shift and 2.3 [1.6, 2.9]x on MobileNetV2 "

@@ -38,7 +38,7 @@ from repro.measure.clock import seconds
 from repro.measure.profile import build_case, step_phases
 from repro.stats import summarize
 
-ROUNDS = {32: 12, 224: 6}  # per input size, set by the time the grid may add to a claims run (docs/setup.md)
+ROUNDS = {32: 12, 224: 6}  # per input size, set by the time the grid may add to a claims run (docs/history.md)
 WARMUP = 2
 
 

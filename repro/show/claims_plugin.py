@@ -58,8 +58,8 @@ def pytest_addoption(parser):
                          "one a day, UTC)")
     group.addoption("--accuracy-rule", choices=("exact", "statistical"), default="exact",
                     help="how trained numbers are compared with their records: exact, seed by seed (the kernel "
-                         "pin makes them equal on every x86_64 CPU), or statistical, for a CPU that does not "
-                         "reproduce them under the pin (docs/baselines.md): stored means within 3 standard errors")
+                         "pin makes them equal on every x86_64 CPU of a vendor), or statistical, for a CPU that does "
+                         "not reproduce them under the pin (docs/kernel-pin.md): stored means within 3 standard errors")
     group.addoption("--executor", default=None,
                     help=f"where the runs, pretrainings and analytic cost cases go: {engines.CHOICES} (default: "
                          f"${engines.EXECUTOR_ENV}, else local, this machine's processes; docs/clusters.md)")

@@ -120,7 +120,7 @@ TOLERANCES = {
     "accuracy.n": Exact(),
     "accuracy.*": Exact(),
 }
-# --accuracy-rule statistical: a CPU that does not reproduce the records under the pin (docs/baselines.md) is held
+# --accuracy-rule statistical: a CPU that does not reproduce the records under the pin (docs/kernel-pin.md) is held
 # to the stored means by SeedMean instead, its seeds shown but not compared; every table marks it
 STATISTICAL = {"accuracy.n": Exact(), "accuracy.*.mean": SeedMean(), "accuracy.*": Informational()}
 

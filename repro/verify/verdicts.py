@@ -21,6 +21,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from repro.case.protocol import ACCURACY_RANK, RANKED
 from repro.case.specs import BENCHMARKS, DataSpec
 from repro.files import write_text
 from repro.verify import baselines as bl
@@ -203,9 +204,9 @@ def markdown(rows: list[dict], style: str = "full", title: bool = True) -> str:
 BEGIN = ("<!-- verdicts {style}: generated from baselines/{platform} by: "
          "python -m repro verdicts --platform {platform} --write {files}; do not edit -->")
 END = "<!-- end of generated verdicts -->"
-BLOCK = re.compile(r"<!-- verdicts (brief|full): generated from baselines/([\w.-]+) .*?-->\n.*?<!-- end of generated "
-                   r"verdicts -->", re.S)
-GENERATED_IN = ("README.md", "docs/claims.md")  # the committed files that hold generated tables
+BLOCK = re.compile(r"<!-- verdicts (brief|full|accuracy): generated from baselines/([\w.-]+) .*?-->\n.*?"
+                   r"<!-- end of generated verdicts -->", re.S)
+GENERATED_IN = ("README.md", "docs/claims.md", "docs/accuracy.md")  # the committed files with generated tables
 
 
 def fill(text: str, tables) -> str:
@@ -237,8 +238,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     help="print the claims tables in Markdown (full: every column; brief: the verdicts, as README "
                     "shows them) instead of the terminal's")
     ap.add_argument("--write", nargs="+", metavar="FILE", default=None,
-                    help="refill the generated tables in these files (README.md docs/claims.md) from the records, "
-                    "each from the platform its marker names")
+                    help="refill the generated tables in these files (README.md docs/claims.md docs/accuracy.md) "
+                    "from the records, each from the platform its marker names")
     ap.add_argument("--against", default=None, metavar="BASELINES", help="with --from: list the verdicts and "
                     "metrics that differ from these baselines (informational: exit 0, unless --strict)")
     ap.add_argument("--strict", action="store_true", help="with --against: exit 1 when a verdict differs from the "
@@ -246,9 +247,39 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     "time readings excepted: they are the running machine's)")
 
 
+ACCURACY_COLUMNS = {"fft": "FFT", "lora": "LoRA", "dora": "DoRA", "galore": "GaLore", "bn_head": "BN+H",
+                    "head": "head-only", "bn_stats_only": "BN stats"}
+
+
+def accuracy_markdown(cases: dict, data: DataSpec) -> str:
+    """A benchmark's accuracy records as one table: per cell (model x task) the accuracy before adaptation
+    and each method's after it, mean +- the half-width of its 95% interval over the seeds, in %."""
+    from repro.case.grid import accuracy_cases
+    from repro.stats import summarize
+
+    rows = {}
+    for spec in accuracy_cases(data=data):
+        m = cases.get(spec.key)
+        if m is None:
+            continue
+        row = rows.setdefault((spec.model, spec.scenario), {"before": f"{100 * m['accuracy.before.mean']:.1f}"})
+        seeds = [m[k] for k in sorted(m) if k.startswith("accuracy.after.seed")]
+        s = summarize(seeds)
+        half = "" if len(seeds) == 1 else f" +-{100 * (s.hi - s.mean):.1f}"  # one seed has no interval
+        row[spec.method] = f"{100 * s.mean:.1f}{half}"
+    headers = ["cell", "before", *(f"{v} r{ACCURACY_RANK}" if k in RANKED else v for k, v in ACCURACY_COLUMNS.items())]
+    table = [[f"{model} {task}", row["before"], *(row.get(k, "") for k in ACCURACY_COLUMNS)]
+             for (model, task), row in rows.items()]
+    return tabulate(table, headers=headers, tablefmt="github", disable_numparse=True) + "\n"
+
+
 def generated(root: Path, style: str, platform: str, data: DataSpec) -> str:
-    """A committed file's generated table: the claims derived from baselines/<platform>, in `style`."""
-    return markdown(derive(RecordedEvidence(from_baselines(root, platform, data), data)), style, title=False)
+    """A committed file's generated table, from baselines/<platform>: the claims derived from the records in
+    `style` (brief, full), or the benchmark's accuracy records themselves (accuracy)."""
+    records = from_baselines(root, platform, data)
+    if style == "accuracy":
+        return accuracy_markdown(records[data.group], data)
+    return markdown(derive(RecordedEvidence(records, data)), style, title=False)
 
 
 def write(files: list[str], root: Path, data: DataSpec) -> None:
