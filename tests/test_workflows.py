@@ -249,7 +249,8 @@ def test_arm64_checks_the_whole_cost_grid_with_readmes_aarch64_pins():
     # README's aarch64 torch, and every other package as recorded (a new release cannot turn it red alone)
     assert "torch==2.9.1 torchvision==0.24.1" in run
     assert ".ci/constraints {envtmpdir}/constraints.txt torch torchvision\n" in run
-    assert "pip install torch==2.9.1 torchvision==0.24.1" in (WORKFLOWS.parents[1] / "docs" / "arm-and-jetson.md").read_text()
+    howto = (WORKFLOWS.parents[1] / "docs" / "arm-and-jetson.md").read_text()
+    assert "pip install torch==2.9.1 torchvision==0.24.1" in howto
     # every cost case of the claims (both scales), against the counted files every CPU platform shares
     assert '-m paper_claims tests/test_costs.py -k "not step_time"' in run
 

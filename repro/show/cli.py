@@ -228,7 +228,7 @@ HEAD_HELP = "module name of the classifier head, an nn.Linear (default: the mode
 BENCHMARK_HELP = ("the embedded data: digits (quick, what the unit tests train on) or glyphs (the calibrated "
                   "benchmark the claims run reads)")
 EXECUTOR_HELP = f"where the jobs go: {engines.CHOICES} (default: ${engines.EXECUTOR_ENV}, else local)"
-DATA_HELP = f"a local copy of CIFAR-10 / CIFAR-10-C / VWW (default: ${DATA_ROOT_ENV}, else embedded digits)"
+DATA_HELP = f"a local copy of CIFAR-10 / CIFAR-10-C / VWW (default: ${DATA_ROOT_ENV}, else --benchmark)"
 
 
 def list_args(pl):
