@@ -312,3 +312,18 @@ def test_a_time_typed_into_a_reference_page_or_an_undated_history_section_is_cau
     assert undated_times("docs/setup.md", "```console\n$ pytest\n3 passed in 0:12\n```\n") == []
     history = "# History\n\n## Pretraining\n\nResNet-18: 13:50.\n\n## Engines\n\nOn 2026-12-04: 8:42.\n"
     assert undated_times("docs/history.md", history) == ["docs/history.md: '## Pretraining' has 13:50 but no date"]
+
+
+def cheap_commands() -> list[list[str]]:
+    """The documented `python -m repro list` and `verdicts` commands that need no model, no run's records and
+    write nothing: each runs as written in the default tests."""
+    found = {tuple(words) for page in PAGES for words in commands((ROOT / page).read_text())
+             if words[:1] == ["repro"] and words[1:2] in (["list"], ["verdicts"])}
+    needs_a_run = ("reports/", "results.json", "--write")
+    return sorted(list(w) for w in found if not any(n in word for word in w for n in needs_a_run))
+
+
+@pytest.mark.parametrize("words", cheap_commands(), ids=" ".join)
+def test_every_cheap_command_on_a_page_runs_as_written(words):
+    done = subprocess.run([sys.executable, "-m", *words], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
