@@ -105,12 +105,13 @@ SYNTHETIC = {
 def records_of(fake, data) -> dict:
     """What a claims run would store for `fake`: every record a claim reads, in the flat form."""
     from repro.case.grid import ACCURACY_MODELS, CLAIM_INPUT_COSTS, TIME_CASES, accuracy_run
+    from repro.case.groups import INPUTS_GROUP
     from repro.case.methods import PAPER_METHODS, RANKED
     from repro.case.models import PAPER_MODELS
     from repro.case.specs import CaseSpec
     from repro.verify import baselines as bl
     from repro.verify.claims import MOBILENETS, RANKS
-    from repro.verify.evidence import INPUTS_GROUP, adapter_spec
+    from repro.verify.evidence import adapter_spec
 
     costs = {CaseSpec(m, meth, r).key: fake.cost(m, meth, r) for m in PAPER_MODELS for meth in PAPER_METHODS
              for r in (RANKS if meth in RANKED else (None,))}

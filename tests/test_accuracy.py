@@ -33,6 +33,4 @@ def test_accuracy_matches_baseline(model, method, scenario, evidence, baselines,
         return baselines.check_again(evidence.data.group, case, seed, problems, bl.update_hint(case) + flags)
     runs = evidence.runs(model, method, scenario)
     assert len(runs) == len(seeds_of(method, evidence.seeds)) and all(0 <= r["after"] <= 1 for r in runs)
-    data = evidence.data
-    group = "accuracy-real-data" if data.data_root is not None else f"accuracy-{data.benchmark}"
-    baselines.check(group, request.node.callspec.id, bl.accuracy_metrics(runs))
+    baselines.check(evidence.data.group, request.node.callspec.id, bl.accuracy_metrics(runs))

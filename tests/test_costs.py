@@ -20,9 +20,10 @@ from repro.case.grid import (
     full_only,
     paper_scale_cases,
 )
+from repro.case.groups import INPUTS_GROUP, TIME_GROUPS
 from repro.measure.timing import ROUNDS
 from repro.verify.baselines import cost_metrics
-from repro.verify.evidence import INPUTS_GROUP, TIME_GROUPS, adapter_spec, depthwise_adapters
+from repro.verify.evidence import adapter_spec, depthwise_adapters
 
 SMOKE_PAPER_SCALE = paper_scale_cases(batches=(8,), models=("mobilenet_v2",), methods=("lora",), ranks=(8,))
 

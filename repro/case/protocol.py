@@ -25,6 +25,7 @@ TARGET_POLICIES = ("pointwise+regular", "all")  # which layers LoRA and DoRA ada
 OPTIMIZERS = ("adamw", "sgd")
 LOSS_NAMES = ("cross_entropy", "sum")  # repro/measure/profile.py's LOSSES
 CONVENTIONS = ("exact", "paper")  # the FLOP conventions (repro/measure/flops.py)
+BENCHMARKS = ("digits", "glyphs")  # the embedded data (repro/learn/data)
 
 RANKS = (1, 2, 4, 8, 16, 32, 64)
 # ImageNet resolution, as the paper's models are published; the paper gives no batch (paper.md section 2)

@@ -14,11 +14,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from repro.case.protocol import DIGITS_PROTOCOL, GLYPH_PROTOCOL
+from repro.case.groups import accuracy_group
+from repro.case.protocol import BENCHMARKS, DIGITS_PROTOCOL, GLYPH_PROTOCOL
 
 DATA_ROOT_ENV = "REPRO_DATA_ROOT"
 SCENARIOS = ("shift", "unseen")  # digits and real data
-BENCHMARKS = ("digits", "glyphs")
 GLYPH_TASKS = ("shift-easy", "shift-hard", "unseen-easy", "unseen-hard")
 
 
@@ -73,7 +73,7 @@ class DataSpec:
     @property
     def group(self) -> str:
         """The baseline group its accuracy cases are stored in."""
-        return "accuracy-real-data" if self.data_root is not None else f"accuracy-{self.benchmark}"
+        return accuracy_group(None if self.data_root is not None else self.benchmark)
 
 
 GLYPHS = DataSpec(benchmark="glyphs")

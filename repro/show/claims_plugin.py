@@ -22,14 +22,15 @@ from pathlib import Path
 import pytest
 
 from repro import kernels
-from repro.case.protocol import ACCURACY_SEEDS
-from repro.case.specs import BENCHMARKS, DataSpec, data_root
+from repro.case.groups import ACCURACY_GROUPS, ACCURACY_PREFIX, COUNTED, RECORD_GROUPS, TIME_GROUPS
+from repro.case.protocol import ACCURACY_SEEDS, BENCHMARKS
+from repro.case.specs import DataSpec, data_root
 from repro.files import reports_dir, write_text
 from repro.learn import engines
 from repro.show.pytest_plugin import STORE, BaselineStore, share_cores
 from repro.verify import baselines as bl
 from repro.verify import remeasure, verdicts
-from repro.verify.evidence import RECORD_GROUPS, TIME_GROUPS, MeasuredEvidence, MissingRecord, RecordedEvidence
+from repro.verify.evidence import MeasuredEvidence, MissingRecord, RecordedEvidence
 
 # the spellings of 0.1.0, kept for one release: old -> new (the public plugin owns the --repro-* ones)
 RENAMED = {"--device": "--repro-device", "--benchmark": "--embedded-data", "--report": "--write-report",
@@ -111,7 +112,7 @@ def pytest_configure(config):
     share_cores()
 
 
-SUITE_GROUPS = {*bl.COUNTED, *TIME_GROUPS.values()}  # the suite's own baseline files (besides accuracy-*)
+SUITE_GROUPS = {*COUNTED, *TIME_GROUPS.values()}  # the suite's own baseline files (besides accuracy-*)
 
 
 class SuiteStore(BaselineStore):
@@ -124,7 +125,7 @@ class SuiteStore(BaselineStore):
 
     def path(self, group) -> Path:
         own = super().path(group)
-        if self.rule == "statistical" and not self.updating and not own.exists() and group in bl.PER_KERNEL_SET:
+        if self.rule == "statistical" and not self.updating and not own.exists() and group in ACCURACY_GROUPS:
             return self.first(group)  # a kernel set with no records of its own is held to them, statistically
         return own
 
@@ -136,7 +137,7 @@ class SuiteStore(BaselineStore):
         """For a trained group whose kernel set has no file of its own (Intel's, repro/kernels.py) beside the
         first records (AMD's): hold its runs to those, statistically."""
         first = self.first(group)
-        if group not in bl.PER_KERNEL_SET or first == self.path(group) or not first.exists():
+        if group not in ACCURACY_GROUPS or first == self.path(group) or not first.exists():
             return ""
         return (f"; or, with no records of this CPU's kernel set ({kernels.kernel_set()}), hold its runs to "
                 f"{first.name} statistically: --accuracy-rule statistical")
@@ -148,7 +149,7 @@ class SuiteStore(BaselineStore):
 
     def hint(self, group: str, case: str) -> str:
         """The suite's own form for its groups (their tests are marked and deselected by default)."""
-        if group in SUITE_GROUPS or group.startswith("accuracy-"):
+        if group in SUITE_GROUPS or group.startswith(ACCURACY_PREFIX):
             return bl.update_hint(case)
         return super().hint(group, case)
 

@@ -25,8 +25,8 @@ from tabulate import tabulate
 
 # Only what needs no torch at the top: `--help`, and every command's parser but the one given, are built
 # without importing torch or peft (a second or more); each command imports what it runs.
-from repro.case.protocol import ACCURACY_MODELS, PAPER_MODELS, RANKED, RANKS
-from repro.case.specs import BENCHMARKS, DATA_ROOT_ENV, GLYPH_TASKS, SCENARIOS, DataSpec
+from repro.case.protocol import ACCURACY_MODELS, BENCHMARKS, PAPER_MODELS, RANKED, RANKS
+from repro.case.specs import DATA_ROOT_ENV, GLYPH_TASKS, SCENARIOS, DataSpec
 from repro.files import reports_dir, slug
 from repro.learn import engines
 

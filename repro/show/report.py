@@ -28,20 +28,21 @@ from scipy.stats import t as student_t  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from repro.case.grid import ACCURACY_RANK, RANKS, TIME_CASES  # noqa: E402
-from repro.case.protocol import PAPER_METHODS, PAPER_MODELS, RANKED  # noqa: E402
-from repro.case.specs import BENCHMARKS, GLYPHS, SCENARIOS, AdaptSpec, CaseSpec, DataSpec  # noqa: E402
+from repro.case.groups import COST_GROUPS, RECORD_GROUPS, TIME_GROUPS, accuracy_group  # noqa: E402
+from repro.case.protocol import BENCHMARKS, PAPER_METHODS, PAPER_MODELS, RANKED  # noqa: E402
+from repro.case.specs import GLYPHS, SCENARIOS, AdaptSpec, CaseSpec, DataSpec  # noqa: E402
 from repro.files import write_atomic, write_text  # noqa: E402
 from repro.verify import baselines as bl  # noqa: E402
 from repro.verify.claims import SCALES as CLAIM_SCALES  # noqa: E402
 from repro.verify.claims import break_even_rank, claim_cases  # noqa: E402
-from repro.verify.evidence import COST_GROUPS, RECORD_GROUPS, TIME_GROUPS, RecordedEvidence, time_spec  # noqa: E402
+from repro.verify.evidence import RecordedEvidence, time_spec  # noqa: E402
 from repro.verify.verdicts import by_scale, derive  # noqa: E402, F401 (by_scale re-exported)
 
 RESULTS_SCHEMA = 1
-GROUPS = ("costs", "costs-224px", "accuracy-digits")
+GROUPS = (*COST_GROUPS.values(), accuracy_group("digits"))
 # read when recorded: the glyphs (what pytest -m paper_claims reads), and the time readings a platform
 # may not have yet
-OPTIONAL_GROUPS = ("accuracy-glyphs", *TIME_GROUPS.values())
+OPTIONAL_GROUPS = (accuracy_group("glyphs"), *TIME_GROUPS.values())
 SCALES = COST_GROUPS  # scale (as the claims read costs) -> the baseline group holding its cases
 # Okabe-Ito for the paper's methods: distinguishable with every common colour-vision deficiency; one
 # colour per method everywhere. The methods beyond the paper take distinct Tableau colours.
@@ -613,10 +614,10 @@ def build(inputs: Inputs, out: Path) -> Path:
     else:
         detail += ["No time readings: `pytest -m paper_claims` measures them (baselines/<platform>/times.json).", ""]
 
-    benchmark = "glyphs" if inputs.cases("accuracy-glyphs") else "digits"
-    accuracy = inputs.cases(f"accuracy-{benchmark}")
+    benchmark = "glyphs" if inputs.cases(accuracy_group("glyphs")) else "digits"
+    accuracy = inputs.cases(accuracy_group(benchmark))
     if accuracy:
-        gone = accuracy_vs_cost(accuracy, inputs.cases("costs"), figures / "accuracy_vs_cost.png")
+        gone = accuracy_vs_cost(accuracy, inputs.cases(COST_GROUPS["32px"]), figures / "accuracy_vs_cost.png")
         learning_curves(accuracy, figures / "learning_curves.png")
         figs += [f"Accuracy on the embedded {benchmark} benchmark, from the run's records (under --remeasure sample "
                  "the stored runs, a sample of them made again: the claims' verdict column says how many); bars "

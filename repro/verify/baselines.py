@@ -22,6 +22,7 @@ from pathlib import Path
 
 import jsonschema
 
+from repro.case.groups import ACCURACY_GROUPS, COUNTED
 from repro.files import write_atomic
 
 SCHEMA_VERSION = 1
@@ -148,27 +149,23 @@ def compare(current: dict, baseline: dict, rule: str = "exact") -> list[str]:
     return out
 
 
-# Groups whose numbers come from training: on a CPU they depend on the kernels (repro/kernels.py). Made
-# with the pinned kernels, one file per vendor's kernel set: accuracy-digits.json (AMD and any non-Intel
-# x86_64 CPU) and accuracy-digits-intel.json; made with a CPU's own (REPRO_ISA=native, or a platform with
-# no pin), a file per capability, accuracy-digits-avx512.json.
-PER_KERNEL_SET = ("accuracy-digits", "accuracy-glyphs", "accuracy-real-data")
-
-
 def file_name(group: str, device: str = "cpu") -> str:
-    if group in PER_KERNEL_SET and not device.startswith("cuda"):
+    """The file of `group`. Trained groups (ACCURACY_GROUPS) depend on the CPU's kernels (repro/kernels.py): made
+    with the pinned kernels, one file per vendor's kernel set, accuracy-digits.json (AMD and any non-Intel x86_64
+    CPU) and accuracy-digits-intel.json; made with a CPU's own (REPRO_ISA=native, or a platform with no pin), a
+    file per capability, accuracy-digits-avx512.json."""
+    if group in ACCURACY_GROUPS and not device.startswith("cuda"):
         from repro import kernels  # torch: only where a trained group is named
 
         return f"{group}{kernels.records_suffix()}.json"  # one file per kernel set (repro/kernels.py)
     return f"{group}.json"
 
 
-# Counted, not computed: FLOPs, bytes and parameter counts do not depend on the CPU that counts them (the
-# 8 cases recorded on aarch64 under emulation, torch 2.9.1, equal x86_64's under torch 2.14.1; the
-# platform's time readings and trained numbers do depend on it). So every CPU platform reads and writes
-# one set of these files, under baselines/x86_64-cpu/, where they were first recorded; CUDA has its own
+# COUNTED groups hold what is counted, not computed: FLOPs, bytes and parameter counts do not depend on the CPU
+# that counts them (the 8 cases recorded on aarch64 under emulation, torch 2.9.1, equal x86_64's under torch
+# 2.14.1; the platform's time readings and trained numbers do depend on it). So every CPU platform reads and
+# writes one set of these files, under baselines/x86_64-cpu/, where they were first recorded; CUDA has its own
 # (its memory records the allocator's peak too).
-COUNTED = ("costs", "costs-224px", "costs-beyond", "claim-inputs")
 COUNTED_ON_CPU = "x86_64-cpu"
 
 

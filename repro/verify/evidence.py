@@ -19,15 +19,10 @@ import dataclasses
 import functools
 import re
 
-from repro.case.protocol import ACCURACY_RANK, ACCURACY_SEEDS, PAPER_SIZE, RANKED
+from repro.case.groups import COST_GROUPS, INPUTS_GROUP, TIME_GROUPS
+from repro.case.protocol import ACCURACY_RANK, ACCURACY_SEEDS, RANKED
 from repro.case.specs import AdaptSpec, CaseSpec, DataSpec
 from repro.verify.claims import SCALES
-
-COST_GROUPS = {"32px": "costs", f"{PAPER_SIZE}px": "costs-224px"}  # the baseline group of each claims scale (SCALES)
-INPUTS_GROUP = "claim-inputs"  # the records claims read beyond the grid: S1's adapters, S2's dropout case
-TIME_GROUPS = {"32px": "times", f"{PAPER_SIZE}px": "times-224px"}  # measured step times (repro/measure/timing.py)
-RECORD_GROUPS = (*COST_GROUPS.values(), INPUTS_GROUP, *TIME_GROUPS.values())  # what the cost claims and the
-# report read; accuracy: DataSpec.group
 
 
 def check_scale(scale: str) -> str:

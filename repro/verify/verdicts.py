@@ -21,12 +21,13 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from repro.case.protocol import ACCURACY_RANK, RANKED
-from repro.case.specs import BENCHMARKS, DataSpec
+from repro.case.groups import REAL_DATA_GROUP, RECORD_GROUPS, benchmark_of
+from repro.case.protocol import ACCURACY_RANK, BENCHMARKS, RANKED
+from repro.case.specs import DataSpec
 from repro.files import write_text
 from repro.verify import baselines as bl
 from repro.verify.claims import SCALES, TIME, Outcome, Verdict, at_scale, claim_cases, read_on
-from repro.verify.evidence import RECORD_GROUPS, MissingRecord, Reading, RecordedEvidence
+from repro.verify.evidence import MissingRecord, Reading, RecordedEvidence
 
 NO_RECORD = "no record"  # the verdict of a claim whose records are missing: neither a pass nor a failure
 
@@ -58,11 +59,10 @@ def from_results(path: Path) -> tuple[dict, list[dict], DataSpec]:
         raise FileNotFoundError(f"{path} not found: a claims run writes it (pytest -m paper_claims)") from None
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(f"{path} is not a results file ({err}); re-create it with pytest -m paper_claims") from err
-    if "accuracy-real-data" in records:
+    if REAL_DATA_GROUP in records:
         label = next((r["data"] for r in rows if r["data"].startswith("real data under ")), "real data under ?")
         return records, rows, DataSpec(data_root=label.removeprefix("real data under "))
-    benchmark = next((g.removeprefix("accuracy-") for g in records if g.removeprefix("accuracy-") in BENCHMARKS),
-                     "digits")
+    benchmark = next((benchmark_of(g) for g in records if benchmark_of(g) in BENCHMARKS), "digits")
     return records, rows, DataSpec(benchmark=benchmark)
 
 
