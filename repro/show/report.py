@@ -322,19 +322,7 @@ def flops_vs_rank(costs: dict, scale: str, title: str, path: Path, models=MODELS
     for col, model in enumerate(models):
         for row, convention in enumerate(("exact", "paper")):
             ax = axes[row][col]
-            metric = f"flops.{convention}.total"
-            for method in (m for m in methods if m in RANKED):
-                ids = {r: case_of(model, method, r) for r in ranks}
-                points = [(r, costs[c][metric] / 1e9) for r, c in ids.items() if c in costs]
-                missing += [c for c in ids.values() if c not in costs]
-                if points:
-                    ax.plot(*zip(*points, strict=True), marker="o", color=METHOD_COLORS[method], label=method)
-            for method in (m for m in methods if m not in RANKED):  # no rank: a horizontal line
-                case = costs.get(case_of(model, method, None))
-                if case is None:
-                    missing.append(case_of(model, method, None))
-                    continue
-                ax.axhline(case[metric] / 1e9, color=METHOD_COLORS[method], linestyle="--", label=method)
+            missing += _flops_panel(ax, costs, model, f"flops.{convention}.total", methods, ranks, case_of)
             ax.set_xscale("log", base=2)
             ax.set_xticks(ranks, [str(r) for r in ranks])
             ax.set_title(f"{model}, {convention} counting", fontsize=10)
@@ -349,6 +337,25 @@ def flops_vs_rank(costs: dict, scale: str, title: str, path: Path, models=MODELS
     axes[0][0].legend(fontsize=8)
     fig.suptitle(title)
     _save(fig, path)
+    return missing
+
+
+def _flops_panel(ax, costs: dict, model: str, metric: str, methods, ranks, case_of) -> list[str]:
+    """One model's FLOPs under one convention: a line per ranked method, a dashed level per other method;
+    returns the cases missing from `costs`."""
+    missing = []
+    for method in (m for m in methods if m in RANKED):
+        ids = {r: case_of(model, method, r) for r in ranks}
+        points = [(r, costs[c][metric] / 1e9) for r, c in ids.items() if c in costs]
+        missing += [c for c in ids.values() if c not in costs]
+        if points:
+            ax.plot(*zip(*points, strict=True), marker="o", color=METHOD_COLORS[method], label=method)
+    for method in (m for m in methods if m not in RANKED):  # no rank: a horizontal line
+        case = costs.get(case_of(model, method, None))
+        if case is None:
+            missing.append(case_of(model, method, None))
+            continue
+        ax.axhline(case[metric] / 1e9, color=METHOD_COLORS[method], linestyle="--", label=method)
     return missing
 
 
@@ -535,35 +542,56 @@ def _save(fig, path: Path, tight: bool = True) -> None:
 
 def build(inputs: Inputs, out: Path) -> Path:
     """Write index.md, index.html and the figures into `out`; returns the Markdown path. The verdict matrix
-    comes first, then the figures, then the detail behind both."""
+    comes first, then the figures, then the detail behind both: each section adds to both lists."""
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     md = ["# PEFT on edge CNNs: the claims of arXiv 2507.23536, measured", ""]
     if inputs.missing:
         md += ["## Missing inputs", "", *[f"* {m}" for m in inputs.missing], ""]
+    md += verdicts_section(inputs)
     figs, detail = ["## Figures", ""], []
+    for section in (claims_section, costs_section, time_section, accuracy_section, drift_section,
+                    environment_section):
+        more_figs, more_detail = section(inputs, figures)
+        figs += more_figs
+        detail += more_detail
+    text = "\n".join(md + figs + detail)
+    write_text(out / "index.md", text)
+    write_text(out / "index.html", to_html(text, out))
+    return out / "index.md"
 
+
+def verdicts_section(inputs: Inputs) -> list[str]:
     lines = verdict_matrix(inputs.claims + stored_accuracy_rows(inputs))
-    if lines:
-        md += ["## Verdicts", "",
-               "Each claim against each way it is read: FLOPs counted under the paper's rules and exactly, "
-               "measured step time on the machine that ran, and accuracy on each benchmark (\"stored\": derived "
-               "from the stored records, not this run's). Inconclusive is an interval across a band's edge: "
-               "neither a pass nor a failure.", "", matrix_html(lines), ""]
+    if not lines:
+        return []
+    return ["## Verdicts", "",
+            "Each claim against each way it is read: FLOPs counted under the paper's rules and exactly, "
+            "measured step time on the machine that ran, and accuracy on each benchmark (\"stored\": derived "
+            "from the stored records, not this run's). Inconclusive is an interval across a band's edge: "
+            "neither a pass nor a failure.", "", matrix_html(lines), ""]
 
-    detail += ["## Claims in detail", ""]
-    headers = ["id", "the paper's words", "source", "paper", "scale", "ours (paper rules)", "ours (exact)",
-               "ours (step time, this machine)", "verdict", "why they differ"]
+
+CLAIM_HEADERS = ["id", "the paper's words", "source", "paper", "scale", "ours (paper rules)", "ours (exact)",
+                 "ours (step time, this machine)", "verdict", "why they differ"]
+
+
+def claims_section(inputs: Inputs, figures: Path) -> tuple[list, list]:
+    detail = ["## Claims in detail", ""]
     paper = [r for r in inputs.claims if r.get("section", "paper") == "paper"]
     ours = [r for r in inputs.claims if r.get("section") == "finding"]
     if paper:
-        detail += [tabulate(claims_table(paper), tablefmt="github", headers=headers), ""]
+        detail += [tabulate(claims_table(paper), tablefmt="github", headers=CLAIM_HEADERS), ""]
     else:
         detail += ["No claim checks in the run's results: run `pytest -m paper_claims` to check them.", ""]
     if ours:
         detail += ["## Findings of this suite", "", "Measured here, not claimed by the paper.", "",
-                   tabulate(claims_table(ours), tablefmt="github", headers=headers), ""]
+                   tabulate(claims_table(ours), tablefmt="github", headers=CLAIM_HEADERS), ""]
+    return [], detail
 
+
+def costs_section(inputs: Inputs, figures: Path) -> tuple[list, list]:
+    figs, detail = [], []
     for scale, group in SCALES.items():
         costs = inputs.cases(group)
         detail += [f"## Costs at {scale} (batch 8)", ""]
@@ -583,54 +611,64 @@ def build(inputs: Inputs, out: Path) -> Path:
         detail += ["Break-even ranks (the first rank at which the method costs as much as full fine-tuning):", "",
                    tabulate(break_even(costs, scale), tablefmt="github",
                             headers=["model", "method", "FLOPs (exact)", "FLOPs (paper rules)", "peak memory"]), ""]
-        cuda = cuda_table(costs)
-        if cuda:
-            detail += ["Measured on the GPU (`torch.cuda.max_memory_allocated` over the profiled iterations) beside "
-                       "the analytic peaks, in MiB:", "",
-                       tabulate(cuda, tablefmt="github", headers=["case", "CUDA max allocated",
-                                                                 "simultaneous (analytic)",
-                                                                 "category max sum (analytic)", "CUDA / simultaneous"]),
-                       ""]
+        detail += cuda_lines(costs)
         if gone:
             detail += [f"Missing from the figures: {len(gone)} cases ({', '.join(sorted(set(gone))[:5])}"
                        f"{', ...' if len(set(gone)) > 5 else ''}).", ""]
+    return figs, detail
 
-    detail += ["## Measured step time against the FLOP counts", ""]
+
+def cuda_lines(costs: dict) -> list[str]:
+    cuda = cuda_table(costs)
+    if not cuda:
+        return []
+    return ["Measured on the GPU (`torch.cuda.max_memory_allocated` over the profiled iterations) beside "
+            "the analytic peaks, in MiB:", "",
+            tabulate(cuda, tablefmt="github", headers=["case", "CUDA max allocated", "simultaneous (analytic)",
+                                                      "category max sum (analytic)", "CUDA / simultaneous"]), ""]
+
+
+def time_section(inputs: Inputs, figures: Path) -> tuple[list, list]:
+    detail = ["## Measured step time against the FLOP counts", ""]
     points = {scale: time_points(inputs.cases(COST_GROUPS[scale]), inputs.cases(group), scale)
               for scale, group in TIME_GROUPS.items()}
-    if any(points.values()):
-        time_vs_flops(points, figures / "time_vs_flops.png")
-        env = inputs.environment
-        figs += [f"One unprofiled step of each method timed against FFT's in one process, in alternation, on "
-                 f"{env.get('device', '?')} ({env.get('platform', '?')}, {env.get('cpu_capability', '?')} kernels); "
-                 "the intervals are 95% over the timed rounds. These are this machine's seconds, not the paper's.", "",
-                 "![Time vs FLOPs](figures/time_vs_flops.png)", ""]
-        for scale, pts in points.items():
-            if rows := time_table(pts):
-                detail += [f"At {scale}, batch 8:", "",
-                           tabulate(rows, tablefmt="github", headers=["model", "method", "FLOP reduction (exact)",
-                                                                      "(paper rules)", "step-time reduction",
-                                                                      "step ms", "FFT step ms"]), ""]
-    else:
-        detail += ["No time readings: `pytest -m paper_claims` measures them (baselines/<platform>/times.json).", ""]
+    if not any(points.values()):
+        return [], detail + ["No time readings: `pytest -m paper_claims` measures them "
+                             "(baselines/<platform>/times.json).", ""]
+    time_vs_flops(points, figures / "time_vs_flops.png")
+    env = inputs.environment
+    figs = [f"One unprofiled step of each method timed against FFT's in one process, in alternation, on "
+            f"{env.get('device', '?')} ({env.get('platform', '?')}, {env.get('cpu_capability', '?')} kernels); "
+            "the intervals are 95% over the timed rounds. These are this machine's seconds, not the paper's.", "",
+            "![Time vs FLOPs](figures/time_vs_flops.png)", ""]
+    for scale, pts in points.items():
+        if rows := time_table(pts):
+            detail += [f"At {scale}, batch 8:", "",
+                       tabulate(rows, tablefmt="github", headers=["model", "method", "FLOP reduction (exact)",
+                                                                  "(paper rules)", "step-time reduction",
+                                                                  "step ms", "FFT step ms"]), ""]
+    return figs, detail
 
+
+def accuracy_section(inputs: Inputs, figures: Path) -> tuple[list, list]:
     benchmark = "glyphs" if inputs.cases(accuracy_group("glyphs")) else "digits"
     accuracy = inputs.cases(accuracy_group(benchmark))
-    if accuracy:
-        gone = accuracy_vs_cost(accuracy, inputs.cases(COST_GROUPS["32px"]), figures / "accuracy_vs_cost.png")
-        learning_curves(accuracy, figures / "learning_curves.png")
-        figs += [f"Accuracy on the embedded {benchmark} benchmark, from the run's records (under --remeasure sample "
-                 "the stored runs, a sample of them made again: the claims' verdict column says how many); bars "
-                 "and bands are 95% intervals over the seeds.", "",
-                 "![Accuracy vs cost](figures/accuracy_vs_cost.png)", "",
-                 "![Learning curves](figures/learning_curves.png)", ""]
-        if gone:
-            detail += ["## Accuracy vs cost", "", f"Missing cost cases for accuracy points: "
-                       f"{', '.join(sorted(set(gone)))}.", ""]
-    else:
-        figs += ["No accuracy measurements or baselines.", ""]
+    if not accuracy:
+        return ["No accuracy measurements or baselines.", ""], []
+    gone = accuracy_vs_cost(accuracy, inputs.cases(COST_GROUPS["32px"]), figures / "accuracy_vs_cost.png")
+    learning_curves(accuracy, figures / "learning_curves.png")
+    figs = [f"Accuracy on the embedded {benchmark} benchmark, from the run's records (under --remeasure sample "
+            "the stored runs, a sample of them made again: the claims' verdict column says how many); bars "
+            "and bands are 95% intervals over the seeds.", "",
+            "![Accuracy vs cost](figures/accuracy_vs_cost.png)", "",
+            "![Learning curves](figures/learning_curves.png)", ""]
+    detail = ["## Accuracy vs cost", "", f"Missing cost cases for accuracy points: {', '.join(sorted(set(gone)))}.",
+              ""] if gone else []
+    return figs, detail
 
-    detail += ["## Drift from the baselines", ""]
+
+def drift_section(inputs: Inputs, figures: Path) -> tuple[list, list]:
+    detail = ["## Drift from the baselines", ""]
     rows = drift(inputs)
     if not inputs.measured:
         detail += ["No run's measurements to compare.", ""]
@@ -639,15 +677,13 @@ def build(inputs: Inputs, out: Path) -> Path:
                             tablefmt="github"), ""]
     else:
         detail += [f"None: all {sum(map(len, inputs.measured.values()))} measured cases equal their baselines.", ""]
+    return [], detail
 
-    detail += ["## Environment", "", tabulate(sorted(inputs.environment.items()), headers=["", ""],
-                                              tablefmt="github"),
-               "", "Read from:", "", *[f"* {s}" for s in inputs.sources], ""]
 
-    text = "\n".join(md + figs + detail)
-    write_text(out / "index.md", text)
-    write_text(out / "index.html", to_html(text, out))
-    return out / "index.md"
+def environment_section(inputs: Inputs, figures: Path) -> tuple[list, list]:
+    return [], ["## Environment", "", tabulate(sorted(inputs.environment.items()), headers=["", ""],
+                                               tablefmt="github"),
+                "", "Read from:", "", *[f"* {s}" for s in inputs.sources], ""]
 
 
 def to_html(markdown: str, out: Path) -> str:

@@ -321,31 +321,44 @@ def run(args) -> int:
     print(f"re-derived {len(rows)} verdicts from {where} in {time.perf_counter() - start:.1f} s, no model built")
     status = 0
     if args.check:
-        if stored_rows is None:
-            raise ValueError("--check compares with a run's own verdicts: give --from reports/results.json")
-        diffs = differences(rows, stored_rows)
-        print("\n".join(diffs) if diffs else f"every verdict equals the run's own ({len(stored_rows)} checked)")
-        status = 1 if diffs else 0
+        status = check(rows, stored_rows)
     if args.against:
-        if stored_rows is None:
-            raise ValueError("--against compares a run with baselines: give --from reports/results.json")
-        base = from_baselines(Path(args.against), platform, data, args.cpu_capability)
-        expected = derive(RecordedEvidence(base, data))
-        moved = differences(recorded(rows), expected, ("baselines", "this run"))
-        print(f"verdicts that differ from {args.against}/{platform}:")
-        print("\n".join(f"  {m}" for m in moved) or "  none")
-        metrics = moved_metrics(records, base)
-        print(f"metrics that moved beyond their tolerance: {len(metrics)}")
-        if metrics:
-            print(tabulate(metrics, headers=["group", "case", "what moved"], maxcolwidths=[14, 36, 80]))
-        if args.strict:
-            problems = strictly(stored_rows, expected)
-            print("\n".join(problems) if problems else f"every claim of {args.against}/{platform} has its verdict "
-                  f"in the run, and each equals the baselines' (time readings excepted)")
-            status = 1 if problems else status
+        status = against(args, rows, records, stored_rows, platform, data) or status
     elif args.strict:
         raise ValueError("--strict compares a run with baselines: give --from reports/results.json --against baselines")
     return status
+
+
+def check(rows: list[dict], stored_rows: list[dict] | None) -> int:
+    """--check: the re-derived verdicts against the run's own; 1 when one differs."""
+    if stored_rows is None:
+        raise ValueError("--check compares with a run's own verdicts: give --from reports/results.json")
+    diffs = differences(rows, stored_rows)
+    print("\n".join(diffs) if diffs else f"every verdict equals the run's own ({len(stored_rows)} checked)")
+    return 1 if diffs else 0
+
+
+def against(args, rows: list[dict], records: dict, stored_rows: list[dict] | None, platform: str,
+            data: DataSpec) -> int:
+    """--against: what moved between a run and the baselines; with --strict, 1 when a claim the baselines decide
+    is missing from the run or differs."""
+    if stored_rows is None:
+        raise ValueError("--against compares a run with baselines: give --from reports/results.json")
+    base = from_baselines(Path(args.against), platform, data, args.cpu_capability)
+    expected = derive(RecordedEvidence(base, data))
+    moved = differences(recorded(rows), expected, ("baselines", "this run"))
+    print(f"verdicts that differ from {args.against}/{platform}:")
+    print("\n".join(f"  {m}" for m in moved) or "  none")
+    metrics = moved_metrics(records, base)
+    print(f"metrics that moved beyond their tolerance: {len(metrics)}")
+    if metrics:
+        print(tabulate(metrics, headers=["group", "case", "what moved"], maxcolwidths=[14, 36, 80]))
+    if not args.strict:
+        return 0
+    problems = strictly(stored_rows, expected)
+    print("\n".join(problems) if problems else f"every claim of {args.against}/{platform} has its verdict "
+          f"in the run, and each equals the baselines' (time readings excepted)")
+    return 1 if problems else 0
 
 
 def strictly(rows: list[dict], expected: list[dict]) -> list[str]:
