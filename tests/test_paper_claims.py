@@ -13,7 +13,7 @@ import pytest
 
 from repro import kernels
 from repro.case.specs import DataSpec
-from repro.stats import Band
+from repro.stats import HOLDS, INCONCLUSIVE, NO, Band
 from repro.verify import baselines as bl
 from repro.verify.claims import TIME, Outcome, claim_cases, claim_id, read_on
 from repro.verify.evidence import Reading, RecordedEvidence
@@ -219,13 +219,13 @@ def test_a_cost_claim_fails_the_build_unless_its_verdict_is_the_expected_failure
     assert mark.kwargs["raises"] is AssertionError and mark.kwargs["strict"]
     low = DOES_NOT_REPRODUCE["C"][1].lo
     with pytest.raises(AssertionError, match="claim C does not reproduce"):
-        cost_outcome("C", Verdict(False, "m", value=low))
+        cost_outcome("C", Verdict(NO, "m", value=low))
     with pytest.raises(pytest.fail.Exception, match="left its expected range"):
-        cost_outcome("C", Verdict(True, "m", value=low - 0.1))  # held, but far from where it was: not an xfail
+        cost_outcome("C", Verdict(HOLDS, "m", value=low - 0.1))  # held, but far from where it was: not an xfail
     with pytest.raises(pytest.fail.Exception, match="inconclusive on counted costs"):
-        cost_outcome("C", Verdict(None, "m", value=low))
+        cost_outcome("C", Verdict(INCONCLUSIVE, "m", value=low))
     assert not issubclass(pytest.fail.Exception, AssertionError)
-    cost_outcome("B-paper", Verdict(True, "m", value=0.9))  # holds: a pass
+    cost_outcome("B-paper", Verdict(HOLDS, "m", value=0.9))  # holds: a pass
 
 
 def test_an_accuracy_claim_is_held_to_its_own_benchmarks_record():
@@ -235,7 +235,7 @@ def test_an_accuracy_claim_is_held_to_its_own_benchmarks_record():
     from repro.verify.claims import Verdict
 
     glyphs, digits, real = DataSpec(benchmark="glyphs"), DataSpec(), DataSpec(data_root="/data")
-    fails, holds, open_ = Verdict(False, "m"), Verdict(True, "m"), Verdict(None, "m")
+    fails, holds, open_ = Verdict(NO, "m"), Verdict(HOLDS, "m"), Verdict(INCONCLUSIVE, "m")
     with pytest.raises(pytest.xfail.Exception, match="does not reproduce on embedded glyphs"):
         accuracy_outcome("F", fails, glyphs)
     with pytest.raises(pytest.fail.Exception, match="F is holds on embedded glyphs .* but does not reproduce on"):

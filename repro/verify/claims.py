@@ -90,7 +90,7 @@ class Evidence(Protocol):
 
 @dataclass(frozen=True)
 class Verdict:
-    holds: bool | None  # None: inconclusive (an interval across a band's edge), never a pass
+    status: str  # HOLDS, NO (does not reproduce) or INCONCLUSIVE (an interval across a band's edge, never a pass)
     measured: str  # the numbers and the band, as a person reads them
     why: str = ""  # what explains a difference from the paper
     value: float | None = None  # the headline number (tests/test_paper_claims.py pins it for cost claims)
@@ -99,11 +99,14 @@ class Verdict:
     cases: tuple = ()
 
     @property
-    def status(self) -> str:
-        return STATUS_OF[self.holds]
+    def holds(self) -> bool | None:
+        """True, False, or None when inconclusive: what a test asserts."""
+        return {HOLDS: True, NO: False}.get(self.status)
 
 
-STATUS_OF = {True: HOLDS, False: NO, None: INCONCLUSIVE}
+def point(holds: bool) -> str:
+    """The status of a point value (a count, a ratio) against its band: no interval, so never inconclusive."""
+    return HOLDS if holds else NO
 
 
 @dataclass(frozen=True)
@@ -190,7 +193,7 @@ def check_a(e: Evidence, convention=None) -> Verdict:
     cells = {(m, meth): memory_reduction(e, m, meth, RANK) for m in MOBILENETS for meth in ("lora", "dora", "galore")}
     mean = sum(cells.values()) / len(cells)
     lo, hi = min(cells.values()), max(cells.values())
-    return Verdict(BANDS["A"].contains(mean), f"mean peak-memory reduction {pct(mean)} (range {pct(lo)} to "
+    return Verdict(point(BANDS["A"].contains(mean)), f"mean peak-memory reduction {pct(mean)} (range {pct(lo)} to "
                    f"{pct(hi)}) for LoRA/DoRA/GaLore r{RANK} on MobileNets; band {BANDS['A']}", value=mean)
 
 
@@ -203,7 +206,7 @@ def check_b(e: Evidence, convention) -> Verdict:
         why = DEPTHWISE_WHY if convention == "exact" else (
             "under the paper's rules the best adapter case stays outside the band; training the head alone "
             "reaches the headline figure, so the 95% may come from a configuration the paper does not state")
-    return Verdict(holds, f"best adapter {pct(red)} ({model} {method} r{rank}), head only {pct(head)}; "
+    return Verdict(point(holds), f"best adapter {pct(red)} ({model} {method} r{rank}), head only {pct(head)}; "
                    f"band {BANDS['B']}", why, red)
 
 
@@ -212,7 +215,7 @@ def check_c(e: Evidence, convention=None) -> Verdict:
     got = {m: memory_reduction(e, m, "lora", RANK) for m in paper}
     holds = all(BANDS[f"C-{m}"].contains(got[m]) for m in paper)
     more = sum(got[m] - paper[m] for m in paper) > 0
-    return Verdict(holds, ", ".join(f"{m} saves {pct(got[m])} (band {BANDS[f'C-{m}']})" for m in paper)
+    return Verdict(point(holds), ", ".join(f"{m} saves {pct(got[m])} (band {BANDS[f'C-{m}']})" for m in paper)
                    + f"; LoRA r{RANK}, batch 8",
                    "" if holds else f"LoRA saves {'more' if more else 'less'} than the paper says: the saving shrinks "
                    "as activations, which LoRA does not reduce, grow with batch and resolution; the paper does not "
@@ -228,8 +231,9 @@ def check_d(e: Evidence, convention) -> Verdict:
         why = DEPTHWISE_WHY if convention == "exact" else (
             "on ResNet-18, freezing conv weights saves at most their weight-gradient third of a step, under any "
             "convention without depthwise convs")
-    return Verdict(holds, f"best on MobileNets {pct(dsc[0])} ({dsc[1]} {dsc[2]} r{dsc[3]}, band {BANDS['D-dsc']}), "
-                   f"on ResNet-18 {pct(std[0])} ({std[2]} r{std[3]}, band {BANDS['D-standard']})", why, std[0])
+    return Verdict(point(holds), f"best on MobileNets {pct(dsc[0])} ({dsc[1]} {dsc[2]} r{dsc[3]}, band "
+                   f"{BANDS['D-dsc']}), on ResNet-18 {pct(std[0])} ({std[2]} r{std[3]}, band "
+                   f"{BANDS['D-standard']})", why, std[0])
 
 
 def check_e(e: Evidence, convention) -> Verdict:
@@ -237,7 +241,7 @@ def check_e(e: Evidence, convention) -> Verdict:
     holds = all(BANDS["E"].contains(x) for x in extra.values())
     why = "" if holds else ("the projection matmuls are all GaLore adds (its SVD counts zero); under the paper's "
                             "rules the depthwise over-count inflates FFT and shrinks GaLore's relative extra")
-    return Verdict(holds, ", ".join(f"{m} {x:+.1%}" for m, x in extra.items())
+    return Verdict(point(holds), ", ".join(f"{m} {x:+.1%}" for m, x in extra.items())
                    + f" (GaLore r{RANK} vs FFT); band {BANDS['E']} each", why, max(extra.values()))
 
 
@@ -245,7 +249,7 @@ def check_k(e: Evidence, convention=None) -> Verdict:
     models = (*STANDARD, *MOBILENETS)
     peaks = {m: (peak(e, m, "dora", RANK), peak(e, m, "lora", RANK)) for m in models}
     ratios = {m: dora / lora for m, (dora, lora) in peaks.items()}
-    return Verdict(all(BANDS["K"].contains(dora - lora) for dora, lora in peaks.values()),
+    return Verdict(point(all(BANDS["K"].contains(dora - lora) for dora, lora in peaks.values())),
                    ", ".join(f"{m} x{r:.2f}" for m, r in ratios.items())
                    + f" (DoRA/LoRA peak, r{RANK}); band: DoRA's peak {BANDS['K']} above LoRA's",
                    value=min(ratios.values()))
@@ -268,7 +272,7 @@ def check_break_even(e: Evidence, convention) -> Verdict:
     found = {m: first_rank(m) for m in MOBILENETS}
     holds = all(BANDS["BE"].contains(r) for r in found.values())
     shown = ", ".join(f"{m} r{r}" if r < math.inf else f"{m} never up to r{RANKS[-1]}" for m, r in found.items())
-    return Verdict(holds, f"LoRA stops saving FLOPs at: {shown}; band: rank {BANDS['BE']}",
+    return Verdict(point(holds), f"LoRA stops saving FLOPs at: {shown}; band: rank {BANDS['BE']}",
                    "" if holds else DEPTHWISE_WHY, max(found.values()))
 
 
@@ -287,10 +291,10 @@ def check_depthwise_adapter(e: Evidence, convention=None) -> Verdict:
             old.append((rec["pre_grouped.adapter"] / rec["pre_grouped.conv"], m, r))
     shape = f"peft built {built} of {total} (layer, rank) adapters on depthwise convs (ranks 1-64)"
     if not peft:
-        return Verdict(None, f"{shape}: none to weigh", value=None)
+        return Verdict(INCONCLUSIVE, f"{shape}: none to weigh", value=None)
     more, ratio, m, r = min(peft)
     worst_old = min(old)
-    return Verdict(BANDS["S1"].contains(more), f"{shape}; smallest adapter/conv parameter ratio x{ratio:.2f} "
+    return Verdict(point(BANDS["S1"].contains(more)), f"{shape}; smallest adapter/conv parameter ratio x{ratio:.2f} "
                    f"({m} r{r}; band: adapter {BANDS['S1']} parameters above the conv); the pre-grouped-conv "
                    f"shape: x{worst_old[0]:.2f} ({worst_old[1]} r{worst_old[2]})", value=ratio)
 
@@ -299,8 +303,8 @@ def check_dora_dropout(e: Evidence, convention=None) -> Verdict:
     """peft's DoRA computes the base conv twice in training unless dropout is 0 (PRs 2153, 2371)."""
     plain = e.cost("mobilenet_v2", "dora", RANK)["flops.exact.forward"]
     dropped = e.cost("mobilenet_v2", "dora", RANK, lora_dropout=0.05)["flops.exact.forward"]
-    return Verdict(BANDS["S2"].contains(dropped / plain), f"forward FLOPs x{dropped / plain:.2f} with dropout 0.05 "
-                   f"(mobilenet_v2 r8); band {BANDS['S2']}", value=dropped / plain)
+    return Verdict(point(BANDS["S2"].contains(dropped / plain)), f"forward FLOPs x{dropped / plain:.2f} with "
+                   f"dropout 0.05 (mobilenet_v2 r8); band {BANDS['S2']}", value=dropped / plain)
 
 
 # ---- measured time ---------------------------------------------------------------------------
@@ -382,11 +386,8 @@ def cell(model, task, method=None) -> str:
     return " ".join(x for x in (model, method, task) if x)
 
 
-HOLDS_OF = {s: h for h, s in STATUS_OF.items()}
-
-
 def _verdict(status, measured, why="", value=None, cases=()) -> Verdict:
-    return Verdict(HOLDS_OF[status], measured, why, value, tuple(dict.fromkeys(cases)))
+    return Verdict(status, measured, why, value, tuple(dict.fromkeys(cases)))
 
 
 def sides(model, method, task, against="fft") -> tuple:

@@ -25,6 +25,7 @@ from repro.case.groups import REAL_DATA_GROUP, RECORD_GROUPS, benchmark_of
 from repro.case.protocol import ACCURACY_RANK, BENCHMARKS, RANKED
 from repro.case.specs import DataSpec
 from repro.files import write_text
+from repro.stats import INCONCLUSIVE
 from repro.verify import baselines as bl
 from repro.verify.claims import SCALES, TIME, Outcome, Verdict, at_scale, claim_cases, read_on
 from repro.verify.evidence import MissingRecord, Reading, RecordedEvidence
@@ -42,7 +43,7 @@ def derive(evidence: RecordedEvidence, cases=None, data_label: str | None = None
         try:
             verdict = claim.read(reading, convention)
         except MissingRecord as err:  # say which, and go on; a KeyError from a bug in a check is no "no record"
-            rows.append({**Outcome(claim, convention, Verdict(None, str(err)), scale=scale).row(),
+            rows.append({**Outcome(claim, convention, Verdict(INCONCLUSIVE, str(err)), scale=scale).row(),
                          "verdict": NO_RECORD})
             continue
         data = read_on(claim, convention, data_label or evidence.data.describe())
