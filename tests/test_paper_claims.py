@@ -16,7 +16,7 @@ from repro.case.specs import DataSpec
 from repro.stats import HOLDS, INCONCLUSIVE, NO, Band
 from repro.verify import baselines as bl
 from repro.verify.claims import TIME, Outcome, claim_cases, claim_id, read_on
-from repro.verify.evidence import Reading, RecordedEvidence
+from repro.verify.evidence import RecordedEvidence, TracedEvidence
 from repro.verify.verdicts import NO_RECORD, claim_label, derive, from_baselines
 
 # claim id -> (why it does not reproduce, the range its headline value is expected in). Measured on
@@ -104,12 +104,12 @@ def cases():
 @pytest.mark.paper_claims
 @pytest.mark.parametrize("claim, convention, scale", cases())
 def test_claim(claim, convention, scale, evidence, claim_outcomes):
-    reading = Reading(evidence.at(scale))
-    verdict = claim.read(reading, convention)
+    traced = TracedEvidence(evidence.at(scale))
+    verdict = claim.read(traced, convention)
     data = read_on(claim, convention, evidence.data.describe())
-    claim_outcomes.append(Outcome(claim, convention, verdict, data, scale, reading.provenance()))
+    claim_outcomes.append(Outcome(claim, convention, verdict, data, scale, traced.provenance()))
     key = claim_id(claim, convention, scale)
-    differ = {k: (seed, p) for k, (seed, p) in evidence.remade(reading.cases).items() if p}
+    differ = {k: (seed, p) for k, (seed, p) in evidence.remade(traced.cases).items() if p}
     if differ:  # --remeasure sample: a stored run this claim reads did not come out equal when made again
         pytest.fail(f"claim {key} reads stored runs that this machine does not make again to the last digit: "
                     + "; ".join(f"{k} seed {seed} ({p[0]}{', ...' if len(p) > 1 else ''})"

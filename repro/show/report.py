@@ -113,11 +113,11 @@ def load_inputs(results: Path, baselines_dir: Path, platform: str) -> Inputs:
 
 # What a reader wants at a glance: each claim against each way it is read. The FLOP conventions and the
 # measured time read cost claims; the benchmarks read accuracy claims.
-READINGS = ("paper rules", "exact", "time", "digits", "glyphs", "real data")
+MATRIX_COLUMNS = ("paper rules", "exact", "time", "digits", "glyphs", "real data")
 STATUS = {"holds": "holds", "does not reproduce": "no", "inconclusive": "inconclusive"}  # CSS class; else "none"
 
 
-def reading_of(row: dict) -> list[str]:
+def columns_of(row: dict) -> list[str]:
     """The matrix columns a claims row fills: its FLOP convention (both, for a cost claim that counts no
     FLOPs), time, or the benchmark its accuracy runs are on."""
     if row["data"].startswith("real data"):
@@ -147,20 +147,20 @@ def stored_accuracy_rows(inputs: Inputs) -> list[dict]:
 
 def verdict_matrix(rows: list[dict]) -> list[dict]:
     """One line per claim (B-exact, B-paper and B-time are one claim read three ways): its words, the
-    paper's value, and per reading the (label, verdict) of each scale or convention it was read at."""
+    paper's value, and per matrix column the (label, verdict) of each scale or convention it was read at."""
     lines = {}
     for r in sorted(rows, key=lambda r: (r["id"], _scale_rank(r["scale"]))):
         base = _claim(r)
         line = lines.setdefault(base, {"id": base, "claim": r["claim"], "paper": r["paper"],
                                        "section": r.get("section", "paper"), "cells": {}})
-        for reading in reading_of(r):
-            if reading in ("paper rules", "exact", "time"):
+        for column in columns_of(r):
+            if column in ("paper rules", "exact", "time"):
                 label = r["scale"]
             else:
                 label = f"{r['convention']} rules" if r["convention"] == "paper" else (r["convention"] or "")
             if r.get("stored"):
                 label = f"{label}, stored" if label else "stored"
-            line["cells"].setdefault(reading, []).append((label, r["verdict"]))
+            line["cells"].setdefault(column, []).append((label, r["verdict"]))
     return sorted(lines.values(), key=lambda line: (line["section"] != "paper", _claim_order(line["id"])))
 
 
@@ -181,7 +181,7 @@ def _claim_order(claim_id: str):
 
 def matrix_html(lines: list[dict]) -> str:
     """The matrix as an HTML table (Markdown keeps it as a block; the HTML page styles it)."""
-    columns = [c for c in READINGS if any(c in line["cells"] for line in lines)]
+    columns = [c for c in MATRIX_COLUMNS if any(c in line["cells"] for line in lines)]
     counts = {}
     for line in lines:
         for cell in line["cells"].values():

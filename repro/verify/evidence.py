@@ -6,7 +6,7 @@
     MeasuredEvidence()           builds, profiles and trains what a check asks for, once each; with
                                  `stored` and `sample` (--remeasure sample) it reads the accuracy runs
                                  from their records and makes the sample of them again, to compare
-    Reading(evidence)            notes which accuracy cases a check reads, for its `provenance`
+    TracedEvidence(evidence)     notes which accuracy cases a check reads, for its `provenance`
 
 Both answer the same questions with the same numbers, so a verdict made from measurements can be
 re-derived from the records the run stored (tests/test_paper_claims.py does).
@@ -115,7 +115,7 @@ def _count(evidence, cases) -> int:
     return sum(len(evidence.runs(*c)) for c in dict.fromkeys(cases))
 
 
-class Reading:
+class TracedEvidence:
     """An evidence that notes the accuracy cases (model, method, task) a check reads, in `cases`."""
 
     def __init__(self, evidence, cases=None):
@@ -125,7 +125,7 @@ class Reading:
         return getattr(self.evidence, name)
 
     def at(self, scale):
-        return Reading(self.evidence.at(scale), self.cases)
+        return TracedEvidence(self.evidence.at(scale), self.cases)
 
     def runs(self, model, method, scenario):
         self.cases.append((model, method, scenario))

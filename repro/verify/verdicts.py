@@ -28,7 +28,7 @@ from repro.files import write_text
 from repro.stats import INCONCLUSIVE
 from repro.verify import baselines as bl
 from repro.verify.claims import SCALES, TIME, Outcome, Verdict, at_scale, claim_cases, read_on
-from repro.verify.evidence import MissingRecord, Reading, RecordedEvidence
+from repro.verify.evidence import MissingRecord, RecordedEvidence, TracedEvidence
 
 NO_RECORD = "no record"  # the verdict of a claim whose records are missing: neither a pass nor a failure
 
@@ -39,15 +39,15 @@ def derive(evidence: RecordedEvidence, cases=None, data_label: str | None = None
     """Every claim's row, from records alone; a claim whose records are missing says which."""
     rows = []
     for claim, convention, scale in cases or claim_cases():
-        reading = Reading(evidence.at(scale))
+        traced = TracedEvidence(evidence.at(scale))
         try:
-            verdict = claim.read(reading, convention)
+            verdict = claim.read(traced, convention)
         except MissingRecord as err:  # say which, and go on; a KeyError from a bug in a check is no "no record"
             rows.append({**Outcome(claim, convention, Verdict(INCONCLUSIVE, str(err)), scale=scale).row(),
                          "verdict": NO_RECORD})
             continue
         data = read_on(claim, convention, data_label or evidence.data.describe())
-        rows.append(Outcome(claim, convention, verdict, data, scale, reading.provenance()).row())
+        rows.append(Outcome(claim, convention, verdict, data, scale, traced.provenance()).row())
     return rows
 
 
