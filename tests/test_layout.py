@@ -57,3 +57,53 @@ def test_the_check_sees_a_lazy_upward_import(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from repro.show.report import write\n")
     assert role_of("repro.case.grid") < max(role_of(m) for m in imports(bad))
+
+
+def circles(graph: dict) -> list[list[str]]:
+    """The import circles of `graph` (module -> the modules it imports): its strongly connected components of
+    more than one module, found by Tarjan's algorithm."""
+    index, low, stack, found, counter = {}, {}, [], [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while component[-1:] != [v]:
+                component.append(stack.pop())
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return found
+
+
+def module_graph() -> dict:
+    names = dict(modules())
+
+    def owner(name):  # `from repro.x import y` names module repro.x, or repro.x.y when y is a module
+        while name and name not in names:
+            name = name.rpartition(".")[0]
+        return name
+
+    return {m: {owner(i) for i in imports(p)} - {m, "repro", ""} for m, p in names.items()}
+
+
+def test_no_two_modules_import_each_other():
+    """At the top or inside a function: a circle means neither module can be read without the other."""
+    assert circles(module_graph()) == []
+
+
+def test_the_check_sees_a_circle_through_a_lazy_import():
+    graph = {"repro.verify.evidence": {"repro.verify.remeasure"}, "repro.verify.remeasure": {"repro.verify.evidence"},
+             "repro.case.specs": set()}
+    assert circles(graph) == [["repro.verify.evidence", "repro.verify.remeasure"]]

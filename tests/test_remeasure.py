@@ -69,10 +69,10 @@ def test_a_sample_makes_each_deciding_case_once_at_the_days_seed():
 def test_a_re_made_run_equals_its_record_in_every_reading_or_says_which_differs():
     record = {"accuracy.before.seed2": 0.5, "accuracy.step25.seed2": 0.6, "accuracy.after.seed2": 0.7}
     run = {"seed": 2, "before": 0.5000001, "after": 0.7, "curve": {25: 0.6, 50: 0.7}}
-    assert remeasure.differences(record, run) == []  # the record's 6 decimals
+    assert bl.run_differences(record, run) == []  # the record's 6 decimals
     one_unit = {**run, "curve": {25: 0.600001, 50: 0.7}}
-    assert remeasure.differences(record, one_unit) == ["accuracy.step25.seed2: stored 0.6, made here 0.600001"]
-    assert remeasure.differences({}, run)[0] == "accuracy.before.seed2: stored None, made here 0.5"
+    assert bl.run_differences(record, one_unit) == ["accuracy.step25.seed2: stored 0.6, made here 0.600001"]
+    assert bl.run_differences({}, run)[0] == "accuracy.before.seed2: stored None, made here 0.5"
 
 
 def test_recorded_evidence_says_its_runs_are_read_not_made():

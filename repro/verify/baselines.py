@@ -301,3 +301,14 @@ def cost_metrics(record) -> dict:
     if record.memory.get("cuda_max_allocated") is not None:  # on CUDA: the allocator's own peak, beside them
         m["memory.cuda_max_allocated"] = record.memory["cuda_max_allocated"]
     return m
+
+
+def run_differences(record: dict, run: dict) -> list[str]:
+    """Each reading of a re-made run (a dict with seed, before, after, curve) that is not its record's,
+    with both values; no tolerance. The readings are the run's per-seed metrics as its record stores
+    them (accuracy_metrics: before, each checkpoint, after, 6 decimals); one the record lacks
+    counts as a difference."""
+    seed = f".seed{run['seed']}"
+    made = {k: v for k, v in accuracy_metrics([run]).items() if k.endswith(seed)}
+    return [f"{key}: stored {record.get(key)}, made here {value}" for key, value in made.items()
+            if record.get(key) != value]

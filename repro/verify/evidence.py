@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import functools
 import re
+from collections.abc import Callable
 
 from repro.case.groups import COST_GROUPS, INPUTS_GROUP, TIME_GROUPS
 from repro.case.protocol import ACCURACY_RANK, ACCURACY_SEEDS, RANKED
@@ -135,51 +136,62 @@ class TracedEvidence:
         return self.evidence.provenance(self.cases) if self.cases else ""
 
 
+class _Shared:
+    """What every scale's view of one MeasuredEvidence shares: the accuracy runs, made once, and the views."""
+
+    def __init__(self):
+        self.results = None  # the AdaptResults of the runs, in spec order
+        self.by_case = None  # (model, method, task) -> the runs as the claims read them
+        self.views = {}  # scale -> the evidence at that scale
+
+
+@dataclasses.dataclass(eq=False)
 class MeasuredEvidence(_Tasks):
     """Evidence from real measurements, each made once and shared (tests and CLI use the same one)."""
 
-    def __init__(self, measure=None, data=None, seeds=None, scale="32px", workers=None, timings=None,
-                 device="cpu", cases=None, shown=contextlib.nullcontext, record=None, stored=None, sample=None,
-                 engine=None, run_store=None):
-        if measure is None:
+    measure: Callable | None = None  # CaseSpec -> measurement (None: repro.measure.profile.profile, cached)
+    data: DataSpec | None = None  # None: the default DataSpec
+    seeds: tuple | None = None  # None: ACCURACY_SEEDS
+    scale: str = "32px"
+    workers: int | None = None
+    timings: Callable | None = None  # CaseSpec -> time metrics (None: repro.measure.timing.timed_once())
+    device: str = "cpu"
+    cases: frozenset | None = None  # the accuracy cases (spec keys) to run; None: every case of the grid
+    shown: Callable = contextlib.nullcontext  # a context in which the runs' progress reaches the user
+    # record(group, key, metrics): every measurement a check reads is kept as a record, in the groups and
+    # keys RecordedEvidence reads, so the run's verdicts can be re-derived from what it stored
+    record: Callable | None = None
+    # --remeasure sample: the data's accuracy records (case key -> metrics) the claims read, and the runs
+    # (AdaptSpecs, one seed of each deciding case) made again to compare with them
+    stored: dict | None = None
+    sample: list | None = None
+    # where the runs are made (repro/learn/engines.py; None: this machine's pool), and where finished ones
+    # are kept (repro/learn/runstore.py; None: nowhere, every run is made)
+    engine: object = None
+    run_store: object = None
+    shared: _Shared = dataclasses.field(default_factory=_Shared, repr=False)  # passed on to every view
+
+    def __post_init__(self):
+        if self.measure is None:
             from repro.measure.profile import profile
 
-            measure = functools.cache(profile)
-        if timings is None:
+            self.measure = functools.cache(profile)
+        if self.timings is None:
             from repro.measure.timing import timed_once
 
-            timings = timed_once()
-        self._measure, self._timings = measure, timings
-        self.data = data or DataSpec()
-        self.seeds = seeds or ACCURACY_SEEDS
-        self.scale = scale
-        self.workers = workers
-        self.device = device
-        self.cases = cases  # the accuracy cases (spec keys) to run; None: every case of the grid
-        self.shown = shown  # a context in which the runs' progress bar reaches the user (pytest captures it)
-        # record(group, key, metrics): every measurement a check reads is kept as a record, in the groups and
-        # keys RecordedEvidence reads, so the run's verdicts can be re-derived from what it stored
-        self.record = record or (lambda group, key, metrics: None)
-        # --remeasure sample: the data's accuracy records (case key -> metrics) the claims read, and the
-        # runs (AdaptSpecs, one seed of each deciding case) made again to compare with them
-        self.stored, self.sample = stored, sample
-        # where the runs are made (repro/learn/engines.py; None: this machine's pool), and where finished ones are
-        # kept (repro/learn/runstore.py; None: nowhere, every run is made)
-        self.engine, self.run_store = engine, run_store
-        self._views = {}
+            self.timings = timed_once()
+        self.data = self.data or DataSpec()
+        self.seeds = self.seeds or ACCURACY_SEEDS
+        self.record = self.record or (lambda group, key, metrics: None)
 
     def at(self, scale: str) -> MeasuredEvidence:
-        """The evidence with cost cases at one of SCALES; one object per scale, so the accuracy runs
-        (cached per object) and the cost measurements (shared `measure`) are made once."""
+        """The evidence with cost cases at one of SCALES: a copy that shares the runs and the cost
+        measurements (`shared`, `measure`), so each is made once whatever the scale."""
         if check_scale(scale) == self.scale:
             return self
-        if scale not in self._views:
-            view = MeasuredEvidence(self._measure, self.data, self.seeds, scale, self.workers, self._timings,
-                                    self.device, self.cases, self.shown, self.record, self.stored, self.sample,
-                                    self.engine, self.run_store)
-            view._all, view._runs = self._all, self._runs  # one set of runs, every scale
-            self._views[scale] = view
-        return self._views[scale]
+        if scale not in self.shared.views:
+            self.shared.views[scale] = dataclasses.replace(self, scale=scale)
+        return self.shared.views[scale]
 
     def spec(self, model, method, rank=None, **spec_fields) -> CaseSpec:
         return CaseSpec(model, method, rank, device=self.device, **{**SCALES[self.scale], **spec_fields})
@@ -187,7 +199,7 @@ class MeasuredEvidence(_Tasks):
     def cost(self, model, method, rank=None, **spec_fields):
         from repro.verify.baselines import cost_metrics
 
-        metrics = cost_metrics(self._measure(self.spec(model, method, rank, **spec_fields)))
+        metrics = cost_metrics(self.measure(self.spec(model, method, rank, **spec_fields)))
         self.record(*cost_record(self.scale, model, method, rank, **spec_fields), metrics)
         return metrics
 
@@ -198,7 +210,7 @@ class MeasuredEvidence(_Tasks):
 
     def time(self, model, method, rank=None):
         spec = time_spec(model, method, rank, self.scale)
-        metrics = self._timings(dataclasses.replace(spec, device=self.device))
+        metrics = self.timings(dataclasses.replace(spec, device=self.device))
         self.record(TIME_GROUPS[self.scale], spec.key, metrics)
         return metrics
 
@@ -228,7 +240,7 @@ class MeasuredEvidence(_Tasks):
     def remade(self, cases=None) -> dict:
         """--remeasure sample: case key -> (seed, differences from its record) of each run made again, of
         `cases` ((model, method, task); None: all). No cases, or no sample, makes no run."""
-        from repro.verify import remeasure
+        from repro.verify.baselines import run_differences
 
         keys = None if cases is None else {run_key(*c) for c in cases}
         if self.sample is None or keys == set():
@@ -237,11 +249,16 @@ class MeasuredEvidence(_Tasks):
         for r in self._all():
             key = run_key(r.spec.model, r.spec.method, r.spec.scenario)
             if keys is None or key in keys:
-                out[key] = (r.spec.seed, remeasure.differences(self.stored.get(key, {}), _run(r)))
+                out[key] = (r.spec.seed, run_differences(self.stored.get(key, {}), _run(r)))
         return out
 
-    @functools.cache  # noqa: B019 (one evidence per session; the cache is the point)
     def _all(self):
+        """The runs the checks read, made once for every scale's view."""
+        if self.shared.results is None:
+            self.shared.results = self._make()
+        return self.shared.results
+
+    def _make(self):
         from repro.case.grid import accuracy_cases, accuracy_run, seeds_of
         from repro.learn.runs import run_all
 
@@ -254,16 +271,17 @@ class MeasuredEvidence(_Tasks):
         with self.shown():
             return run_all(specs, self.workers, engine=self.engine, store=self.run_store)
 
-    @functools.cache  # noqa: B019
     def _runs(self):
         from repro.verify.baselines import accuracy_metrics
 
-        out = {}
-        for r in self._all():
-            out.setdefault((r.spec.model, r.spec.method, r.spec.scenario), []).append(_run(r))
-        for (model, method, scenario), runs in out.items():  # each case's record, once
-            self.record(self.data.group, run_key(model, method, scenario), accuracy_metrics(runs))
-        return out
+        if self.shared.by_case is None:
+            out = {}
+            for r in self._all():
+                out.setdefault((r.spec.model, r.spec.method, r.spec.scenario), []).append(_run(r))
+            for (model, method, scenario), runs in out.items():  # each case's record, once
+                self.record(self.data.group, run_key(model, method, scenario), accuracy_metrics(runs))
+            self.shared.by_case = out
+        return self.shared.by_case
 
 
 def _run(r) -> dict:

@@ -47,16 +47,3 @@ def sample_specs(deciding: dict, data, seed: int) -> list:
         seeds = seeds_of(method)
         specs.append(accuracy_run(model, method, task, seed if seed in seeds else seeds[0], data))
     return specs
-
-
-def differences(record: dict, run: dict) -> list[str]:
-    """Each reading of a re-made run (a dict with seed, before, after, curve) that is not its record's,
-    with both values; no tolerance. The readings are the run's per-seed metrics as its record stores
-    them (baselines.accuracy_metrics: before, each checkpoint, after, 6 decimals); one the record lacks
-    counts as a difference."""
-    from repro.verify.baselines import accuracy_metrics
-
-    seed = f".seed{run['seed']}"
-    made = {k: v for k, v in accuracy_metrics([run]).items() if k.endswith(seed)}
-    return [f"{key}: stored {record.get(key)}, made here {value}" for key, value in made.items()
-            if record.get(key) != value]
