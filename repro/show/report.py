@@ -14,43 +14,29 @@ import base64
 import datetime
 import html
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
+from markdown_it import MarkdownIt
+from tabulate import tabulate
 
-matplotlib.use("Agg")  # files only: no display on CI runners or a Jetson over ssh
-import matplotlib.pyplot as plt  # noqa: E402
-from markdown_it import MarkdownIt  # noqa: E402
-from scipy.stats import t as student_t  # noqa: E402
-from tabulate import tabulate  # noqa: E402
-
-from repro.case.grid import ACCURACY_RANK, RANKS, TIME_CASES  # noqa: E402
-from repro.case.groups import COST_GROUPS, RECORD_GROUPS, TIME_GROUPS, accuracy_group  # noqa: E402
-from repro.case.protocol import BENCHMARKS, PAPER_METHODS, PAPER_MODELS, RANKED  # noqa: E402
-from repro.case.specs import GLYPHS, SCENARIOS, AdaptSpec, CaseSpec, DataSpec  # noqa: E402
-from repro.files import write_atomic, write_text  # noqa: E402
-from repro.verify import baselines as bl  # noqa: E402
-from repro.verify.claims import SCALES as CLAIM_SCALES  # noqa: E402
-from repro.verify.claims import break_even_rank, claim_cases  # noqa: E402
-from repro.verify.evidence import RecordedEvidence, time_spec  # noqa: E402
-from repro.verify.verdicts import by_scale, derive  # noqa: E402, F401 (by_scale re-exported)
+from repro.case.grid import ACCURACY_RANK, RANKS, TIME_CASES
+from repro.case.groups import COST_GROUPS, RECORD_GROUPS, TIME_GROUPS, accuracy_group
+from repro.case.protocol import BENCHMARKS, PAPER_METHODS, PAPER_MODELS, RANKED
+from repro.case.specs import CaseSpec, DataSpec
+from repro.files import write_text
+from repro.show import figures as fig
+from repro.verify import baselines as bl
+from repro.verify.claims import SCALES, break_even_rank, claim_cases
+from repro.verify.evidence import RecordedEvidence, time_spec
+from repro.verify.verdicts import by_scale, derive  # noqa: F401 (by_scale re-exported)
 
 RESULTS_SCHEMA = 1
 GROUPS = (*COST_GROUPS.values(), accuracy_group("digits"))
 # read when recorded: the glyphs (what pytest -m paper_claims reads), and the time readings a platform
 # may not have yet
 OPTIONAL_GROUPS = (accuracy_group("glyphs"), *TIME_GROUPS.values())
-SCALES = COST_GROUPS  # scale (as the claims read costs) -> the baseline group holding its cases
-# Okabe-Ito for the paper's methods: distinguishable with every common colour-vision deficiency; one
-# colour per method everywhere. The methods beyond the paper take distinct Tableau colours.
-METHOD_COLORS = {"fft": "#000000", "bn_head": "#E69F00", "head": "#999999", "lora": "#0072B2",
-                 "dora": "#CC79A7", "galore": "#009E73", "bn_stats_only": "#D55E00",
-                 "loha": "#56B4E9", "lokr": "#8c564b", "oft": "#bcbd22", "boft": "#17becf", "ia3": "#F0E442"}
-CATEGORIES = ("parameter", "buffer", "gradient", "optimizer_state", "activation", "temp", "other")
-CATEGORY_COLORS = dict(zip(CATEGORIES, plt.get_cmap("tab10").colors, strict=False))
 MODELS, METHODS = PAPER_MODELS, PAPER_METHODS  # what the claims report shows; a sweep passes its own
 TIME_NAMES = list(dict.fromkeys((s.model, s.method, s.rank) for s in TIME_CASES))  # what is timed, at any scale
 
@@ -171,7 +157,7 @@ def _claim(row: dict) -> str:
 
 def _scale_rank(scale: str) -> int:
     """32px before 224px, and a scale the claims do not name after both."""
-    return list(SCALES).index(scale) if scale in SCALES else len(SCALES)
+    return list(COST_GROUPS).index(scale) if scale in COST_GROUPS else len(COST_GROUPS)
 
 
 def _claim_order(claim_id: str):
@@ -238,17 +224,16 @@ def claims_table(rows: list[dict]) -> list[list]:
 
 def _case(model, method, rank, scale):
     """The case id the tests record a cost case under, at one of the claims' scales."""
-    return CaseSpec(model, method, rank, **CLAIM_SCALES[scale]).key
+    return CaseSpec(model, method, rank, **SCALES[scale]).key
 
 
 def _at(scale):
     return lambda model, method, rank: _case(model, method, rank, scale)
 
 
-def break_even(costs: dict, scale: str, models=MODELS, methods=METHODS, ranks=RANKS, case=None) -> list[list]:
+def break_even(costs: dict, case, models=MODELS, methods=METHODS, ranks=RANKS) -> list[list]:
     """Per model and adapter method: the smallest rank whose FLOPs (each convention) or peak memory
-    reaches full fine-tuning's. `case(model, method, rank)` names a case (default: the claims' scale)."""
-    case = case or _at(scale)
+    reaches full fine-tuning's. `case(model, method, rank)` names the case in `costs`."""
     rows = []
     for model in models:
         fft = costs.get(case(model, "fft", None))
@@ -311,233 +296,6 @@ def drift(inputs: Inputs) -> list[list]:
     return rows
 
 
-# ---- figures -----------------------------------------------------------------------------------
-
-def flops_vs_rank(costs: dict, scale: str, title: str, path: Path, models=MODELS, methods=METHODS, ranks=RANKS,
-                  case=None, log=False) -> list[str]:
-    """Per model, one panel per FLOP convention; returns the cases it found missing."""
-    case_of = case or _at(scale)
-    missing = []
-    fig, axes = plt.subplots(2, len(models), figsize=(4 * len(models) + 1, 7), sharex=True, squeeze=False)
-    for col, model in enumerate(models):
-        for row, convention in enumerate(("exact", "paper")):
-            ax = axes[row][col]
-            missing += _flops_panel(ax, costs, model, f"flops.{convention}.total", methods, ranks, case_of)
-            ax.set_xscale("log", base=2)
-            ax.set_xticks(ranks, [str(r) for r in ranks])
-            ax.set_title(f"{model}, {convention} counting", fontsize=10)
-            if row == 1:  # the columns share their x axis
-                ax.set_xlabel("rank")
-            ax.set_ylabel("GFLOP per update" + (" (log)" if log else ""))
-            if log:  # methods orders of magnitude apart (BOFT) would flatten the rest against zero
-                ax.set_yscale("log")
-            else:
-                ax.set_ylim(bottom=0)
-            ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
-    fig.suptitle(title)
-    _save(fig, path)
-    return missing
-
-
-def _flops_panel(ax, costs: dict, model: str, metric: str, methods, ranks, case_of) -> list[str]:
-    """One model's FLOPs under one convention: a line per ranked method, a dashed level per other method;
-    returns the cases missing from `costs`."""
-    missing = []
-    for method in (m for m in methods if m in RANKED):
-        ids = {r: case_of(model, method, r) for r in ranks}
-        points = [(r, costs[c][metric] / 1e9) for r, c in ids.items() if c in costs]
-        missing += [c for c in ids.values() if c not in costs]
-        if points:
-            ax.plot(*zip(*points, strict=True), marker="o", color=METHOD_COLORS[method], label=method)
-    for method in (m for m in methods if m not in RANKED):  # no rank: a horizontal line
-        case = costs.get(case_of(model, method, None))
-        if case is None:
-            missing.append(case_of(model, method, None))
-            continue
-        ax.axhline(case[metric] / 1e9, color=METHOD_COLORS[method], linestyle="--", label=method)
-    return missing
-
-
-def time_vs_flops(points: dict, path: Path) -> None:
-    """Measured step-time reduction against the FLOP reduction of each convention, one point per model x
-    method x rank, filled at 32 x 32 and open at 224 x 224, with the diagonal a count would lie on if
-    it predicted time."""
-    markers = dict(zip(MODELS, "osD^", strict=False))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5), sharey=True)
-    for ax, (col, convention) in zip(axes, ((3, "exact"), (4, "paper")), strict=True):
-        for scale, pts in points.items():
-            for p in pts:
-                model, method, t, lo, hi = p[0], p[1], p[5], p[6], p[7]
-                color = METHOD_COLORS.get(method, "#555555")
-                ax.errorbar(100 * p[col], 100 * t, yerr=[[100 * (t - lo)], [100 * (hi - t)]],
-                            fmt=markers.get(model, "o"), color=color, mfc=color if scale == "32px" else "none",
-                            ms=5, alpha=0.8, elinewidth=0.8)
-        ax.axline((0, 0), slope=1, color="grey", linestyle=":", linewidth=1)
-        ax.axhline(0, color="grey", linewidth=0.5)
-        ax.axvline(0, color="grey", linewidth=0.5)
-        ax.set_xlabel(f"FLOP reduction vs FFT, {convention} counting (%)")
-        ax.set_title(f"{convention} counting", fontsize=10)
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("measured step-time reduction vs FFT (%, 95% interval)")
-    handles = [plt.Line2D([], [], color=c, marker="o", linestyle="", label=m) for m, c in METHOD_COLORS.items()
-               if any(p[1] == m for pts in points.values() for p in pts)]
-    handles += [plt.Line2D([], [], color="black", marker=mk, linestyle="", mfc="none", label=m)
-                for m, mk in markers.items()]
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
-    fig.suptitle("Does a FLOP count predict the time of a step? (dotted: time = FLOPs; open: 224 x 224)")
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    _save(fig, path, tight=False)
-
-
-def memory_breakdown(costs: dict, scale: str, title: str, path: Path, models=MODELS, methods=METHODS,
-                     rank=ACCURACY_RANK, case=None) -> list[str]:
-    """Stacked category maxima per method (sum = the paper's peak), with the simultaneous peak marked;
-    ranked methods at `rank`."""
-    case_of = case or _at(scale)
-    missing = []
-    fig, axes = plt.subplots(1, len(models), figsize=(max(4, 0.5 * len(methods)) * len(models) + 1, 4.5),
-                             squeeze=False)
-    for ax, model in zip(axes[0], models, strict=True):
-        labels = []
-        for x, method in enumerate(methods):
-            r = rank if method in RANKED else None
-            case = costs.get(case_of(model, method, r))
-            labels.append(method + (f" r{r}" if r else ""))
-            if case is None:
-                missing.append(case_of(model, method, r))
-                continue
-            bottom = 0.0
-            for cat in CATEGORIES:
-                mib = case[f"memory.categories.{cat}"] / 2**20
-                ax.bar(x, mib, bottom=bottom, color=CATEGORY_COLORS[cat], label=cat if x == 0 else None)
-                bottom += mib
-            ax.plot([x - 0.4, x + 0.4], [case["memory.peak.simultaneous"] / 2**20] * 2, color="black", linewidth=2,
-                    label="simultaneous peak" if x == 0 else None)
-        ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
-        ax.set_title(model, fontsize=10)
-        ax.set_ylabel("MiB (bar: sum of category maxima)")
-        ax.grid(axis="y", alpha=0.3)
-    handles, names = axes[0][0].get_legend_handles_labels()
-    fig.suptitle(title)
-    ncol = min(len(names), max(1, int(fig.get_figwidth() // 1.7)))  # a one-model sweep needs two rows
-    rows = -(-len(names) // ncol)
-    fig.tight_layout(rect=(0, 0.04 + 0.04 * rows, 1, 1))
-    fig.legend(handles, names, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
-    _save(fig, path, tight=False)
-    return missing
-
-
-def _interval(metrics: dict, reading: str = "after") -> float:
-    """The half-width of a case's 95% interval, in points, from its stored mean, sd and n."""
-    n = metrics.get("accuracy.n", 1)
-    if n < 2:
-        return 0.0
-    return 100 * student_t.ppf(0.975, n - 1) * metrics.get(f"accuracy.{reading}.sd", 0.0) / math.sqrt(n)
-
-
-def _tasks(accuracy: dict) -> list[str]:
-    return [t for t in (*GLYPHS.scenarios, *SCENARIOS) if any(case.endswith(f"-{t}") for case in accuracy)]
-
-
-def _data(tasks: list[str]) -> DataSpec:
-    """The data the runs on these tasks came from, for its protocol and cells: the glyph tasks are a
-    benchmark of their own; digits and real data share the rest."""
-    return GLYPHS if set(tasks) & set(GLYPHS.scenarios) else DataSpec()
-
-
-def accuracy_vs_cost(accuracy: dict, costs: dict, path: Path) -> list[str]:
-    """Accuracy after adaptation (mean and 95% interval over the seeds) against update FLOPs (exact),
-    per task, Pareto front per model."""
-    missing = []
-    tasks = _tasks(accuracy) or ["shift", "unseen"]
-    steps = _data(tasks).protocol.steps
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4.5), squeeze=False)
-    markers = dict(zip(MODELS, "os^D", strict=True))
-    for ax, task in zip(axes[0], tasks, strict=True):
-        for model in MODELS:
-            points = []
-            for method in METHODS:
-                rank = ACCURACY_RANK if method in RANKED else None
-                acc = accuracy.get(AdaptSpec(model, method, rank, task).key)
-                cost = costs.get(_case(model, method, rank, "32px"))
-                if acc is None:
-                    continue  # the accuracy grid covers some models only
-                if cost is None:
-                    missing.append(_case(model, method, rank, "32px"))
-                    continue
-                points.append((cost["flops.exact.total"] / 1e9, 100 * acc["accuracy.after.mean"], method,
-                               _interval(acc)))
-            for flops, acc, method, half in points:
-                ax.errorbar(flops, acc, yerr=half, color=METHOD_COLORS[method], marker=markers[model], markersize=6,
-                            capsize=2, linestyle="none", label=f"{model} {method}")
-            front = pareto([p[:3] for p in points])
-            if len(front) > 1:
-                ax.plot([p[0] for p in front], [p[1] for p in front], color="grey", linewidth=1, linestyle=":")
-        ax.set_xscale("log")
-        ax.set_title(f"{task}: Pareto front dotted (per model)", fontsize=10)
-        ax.set_xlabel("GFLOP per update (exact, batch 8, 32x32)")
-        ax.set_ylabel(f"target accuracy after {steps} steps (%)")
-        ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=6, ncol=2)
-    fig.suptitle(f"Accuracy vs update cost (r{ACCURACY_RANK}; mean and 95% interval over the seeds)")
-    _save(fig, path)
-    return missing
-
-
-def learning_curves(accuracy: dict, path: Path) -> None:
-    """Test accuracy against adaptation steps (mean and 95% interval over the seeds), one panel per model
-    and task: what claim J reads."""
-    tasks = _tasks(accuracy) or ["shift", "unseen"]
-    data = _data(tasks)
-    p = data.protocol
-    models = [m for m in MODELS if any(case.startswith(f"{m}-") for case in accuracy)]
-    fig, axes = plt.subplots(len(models), len(tasks), figsize=(4 * len(tasks), 3.2 * len(models)), squeeze=False)
-    for row, model in zip(axes, models, strict=True):
-        for ax, task in zip(row, tasks, strict=True):
-            for method in METHODS:
-                acc = accuracy.get(AdaptSpec(model, method, ACCURACY_RANK if method in RANKED else None, task).key)
-                if acc is None:
-                    continue
-                readings = [(0, "before"), *((c, f"step{c}") for c in p.checkpoints), (p.steps, "after")]
-                readings = [(step, r) for step, r in readings if f"accuracy.{r}.mean" in acc]
-                steps = [step for step, _ in readings]
-                mean = [100 * acc[f"accuracy.{r}.mean"] for _, r in readings]
-                half = [_interval(acc, r) for _, r in readings]
-                ax.plot(steps, mean, color=METHOD_COLORS[method], marker=".", label=method)
-                ax.fill_between(steps, [m - h for m, h in zip(mean, half, strict=True)],
-                                [m + h for m, h in zip(mean, half, strict=True)], color=METHOD_COLORS[method],
-                                alpha=0.15, linewidth=0)
-            if not ax.lines:
-                why = ("not read:\nthe task missed its\ncalibration on this model" if task not in data.tasks(model)
-                       else "no record of this cell")
-                ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes, fontsize=8, color="grey")
-            ax.set_title(f"{model}, {task}", fontsize=9)
-            ax.set_xlabel("adaptation steps")
-            ax.set_ylabel("test accuracy (%)")
-            ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=7)
-    fig.suptitle("Learning curves: one run per seed read at each checkpoint (claim J)")
-    _save(fig, path)
-
-
-def pareto(points):
-    """The points no other point beats on both cost (lower) and accuracy (higher), by cost."""
-    front = []
-    for p in sorted(points, key=lambda p: (p[0], -p[1])):
-        if not front or p[1] > front[-1][1]:
-            front.append(p)
-    return front
-
-
-def _save(fig, path: Path, tight: bool = True) -> None:
-    if tight:
-        fig.tight_layout()
-    # no version stamp: same inputs, same bytes
-    write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=110, metadata={"Software": None}))
-    plt.close(fig)
-
-
 # ---- the page ----------------------------------------------------------------------------------
 
 def build(inputs: Inputs, out: Path) -> Path:
@@ -592,16 +350,16 @@ def claims_section(inputs: Inputs, figures: Path) -> tuple[list, list]:
 
 def costs_section(inputs: Inputs, figures: Path) -> tuple[list, list]:
     figs, detail = [], []
-    for scale, group in SCALES.items():
+    for scale, group in COST_GROUPS.items():
         costs = inputs.cases(group)
         detail += [f"## Costs at {scale} (batch 8)", ""]
         if not costs:
             detail += [f"No `{group}` measurements or baselines.", ""]
             continue
-        gone = flops_vs_rank(costs, scale, f"FLOPs of one update vs rank, batch 8, {scale}",
-                             figures / f"flops_vs_rank_{scale}.png")
-        gone += memory_breakdown(costs, scale, f"Memory by category, batch 8, {scale}, ranked methods at "
-                                 f"r{ACCURACY_RANK}", figures / f"memory_{scale}.png")
+        gone = fig.flops_vs_rank(costs, _at(scale), f"FLOPs of one update vs rank, batch 8, {scale}",
+                                 figures / f"flops_vs_rank_{scale}.png")
+        gone += fig.memory_breakdown(costs, _at(scale), f"Memory by category, batch 8, {scale}, ranked methods at "
+                                     f"r{ACCURACY_RANK}", figures / f"memory_{scale}.png")
         figs += [f"![FLOPs vs rank at {scale}](figures/flops_vs_rank_{scale}.png)", "",
                  "Lines: adapter methods against rank; dashed: methods without a rank. The two rows differ only "
                  "in how a depthwise conv's weight gradient is counted (docs/paper.md, the depthwise over-count).", "",
@@ -609,7 +367,7 @@ def costs_section(inputs: Inputs, figures: Path) -> tuple[list, list]:
                  "Bars stack each category's own maximum (the paper's peak); the black tick is the largest total "
                  "held at one moment.", ""]
         detail += ["Break-even ranks (the first rank at which the method costs as much as full fine-tuning):", "",
-                   tabulate(break_even(costs, scale), tablefmt="github",
+                   tabulate(break_even(costs, _at(scale)), tablefmt="github",
                             headers=["model", "method", "FLOPs (exact)", "FLOPs (paper rules)", "peak memory"]), ""]
         detail += cuda_lines(costs)
         if gone:
@@ -635,7 +393,7 @@ def time_section(inputs: Inputs, figures: Path) -> tuple[list, list]:
     if not any(points.values()):
         return [], detail + ["No time readings: `pytest -m paper_claims` measures them "
                              "(baselines/<platform>/times.json).", ""]
-    time_vs_flops(points, figures / "time_vs_flops.png")
+    fig.time_vs_flops(points, figures / "time_vs_flops.png")
     env = inputs.environment
     figs = [f"One unprofiled step of each method timed against FFT's in one process, in alternation, on "
             f"{env.get('device', '?')} ({env.get('platform', '?')}, {env.get('cpu_capability', '?')} kernels); "
@@ -655,8 +413,9 @@ def accuracy_section(inputs: Inputs, figures: Path) -> tuple[list, list]:
     accuracy = inputs.cases(accuracy_group(benchmark))
     if not accuracy:
         return ["No accuracy measurements or baselines.", ""], []
-    gone = accuracy_vs_cost(accuracy, inputs.cases(COST_GROUPS["32px"]), figures / "accuracy_vs_cost.png")
-    learning_curves(accuracy, figures / "learning_curves.png")
+    gone = fig.accuracy_vs_cost(accuracy, inputs.cases(COST_GROUPS["32px"]), _at("32px"),
+                                figures / "accuracy_vs_cost.png")
+    fig.learning_curves(accuracy, figures / "learning_curves.png")
     figs = [f"Accuracy on the embedded {benchmark} benchmark, from the run's records (under --remeasure sample "
             "the stored runs, a sample of them made again: the claims' verdict column says how many); bars "
             "and bands are 95% intervals over the seeds.", "",

@@ -20,6 +20,7 @@ from repro.case.methods import METHODS, RANKED
 from repro.case.models import build_model, head_name
 from repro.files import write_text
 from repro.measure.profile import CaseSpec, profile
+from repro.show import figures as fig
 from repro.show import report
 from repro.verify.baselines import cost_metrics
 
@@ -101,8 +102,7 @@ BREAK_EVEN_HEADERS = ["model", "method", "FLOPs (exact)", "FLOPs (paper rules)",
 
 
 def break_even(sweep: Sweep, costs: dict) -> list[list]:
-    return report.break_even(costs, "", models=(sweep.model,), methods=sweep.methods, ranks=sweep.ranks,
-                             case=sweep.case)
+    return report.break_even(costs, sweep.case, models=(sweep.model,), methods=sweep.methods, ranks=sweep.ranks)
 
 
 def write(sweep: Sweep, costs: dict, failed: dict, out: Path) -> Path:
@@ -111,13 +111,12 @@ def write(sweep: Sweep, costs: dict, failed: dict, out: Path) -> Path:
     figures.mkdir(parents=True, exist_ok=True)
     how = "on fake tensors" if sweep.analytic else f"on {sweep.device}"
     scale = f"batch {sweep.batch}, {sweep.size}x{sweep.size}"
-    report.flops_vs_rank(costs, "", f"{sweep.model}: FLOPs of one update vs rank, {scale}",
-                         figures / "flops_vs_rank.png", models=(sweep.model,), methods=sweep.methods,
-                         ranks=sweep.ranks, case=sweep.case, log=True)
+    fig.flops_vs_rank(costs, sweep.case, f"{sweep.model}: FLOPs of one update vs rank, {scale}",
+                      figures / "flops_vs_rank.png", models=(sweep.model,), methods=sweep.methods, ranks=sweep.ranks,
+                      log=True)
     mid = sweep.ranks[len(sweep.ranks) // 2]
-    report.memory_breakdown(costs, "", f"{sweep.model}: memory by category, {scale}, ranked methods at r{mid}",
-                            figures / "memory.png", models=(sweep.model,), methods=sweep.methods, rank=mid,
-                            case=sweep.case)
+    fig.memory_breakdown(costs, sweep.case, f"{sweep.model}: memory by category, {scale}, ranked methods at r{mid}",
+                         figures / "memory.png", models=(sweep.model,), methods=sweep.methods, rank=mid)
     md = [f"# Sweep: {sweep.model}", "",
           f"One training step ({scale}, {sweep.num_classes} classes, AdamW) per method and rank, profiled {how}. "
           "Savings are against full fine-tuning (FFT); negative means the method costs more.", "",
