@@ -46,7 +46,8 @@ def cli_help() -> str:
             takes = "" if action.nargs == 0 else ("one of " + ", ".join(map(str, action.choices)) if action.choices
                                                   else (action.metavar or action.dest.upper()))
             default = "" if action.default in (None, False, "", argparse.SUPPRESS) else f"`{action.default}`"
-            rows.append([names, _what(takes), default, ("required; " if action.required else "") + _what(action.help)])
+            what = "; ".join(w for w in ("required" if action.required else "", _what(action.help)) if w)
+            rows.append([names, _what(takes), default, what])
         out += ["", f"### `python -m repro {command}`", ""]
         out += [_table(rows, ["option", "takes", "default", "what it does"]).rstrip() if rows else "No options."]
     return "\n".join(out).rstrip() + "\n"
