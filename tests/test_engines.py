@@ -272,3 +272,72 @@ def test_a_submitit_worker_whose_environment_lost_the_thread_count_refuses(submi
     monkeypatch.setattr(engines, "worker_env", lambda cache=None: {"OMP_NUM_THREADS": "8"})
     with pytest.raises(engines.JobsFailed, match=r"WorkerSetupError: .*threads 8 \(the runs need 1\)"):
         submitit_engine.map(twice, [1])
+
+
+# --- a real Slurm controller: a one-node cluster on this machine (.ci/slurm-local) ---------------------------
+
+@pytest.fixture(scope="module")
+def slurm_cluster(tmp_path_factory):
+    """slurmctld and slurmd on localhost, up until the module's tests are done; SLURM_CONF names it."""
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / ".ci" / "slurm-local"
+    folder = tmp_path_factory.mktemp("slurm")
+    up = subprocess.run(["bash", str(script), "start", str(folder)], capture_output=True, text=True)
+    assert up.returncode == 0, f"no local Slurm (.ci/slurm-local start needs root and Debian's slurm-wlm): {up.stderr}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SLURM_CONF", str(folder / "slurm.conf"))
+        mp.setenv("PYTHONPATH", os.path.dirname(__file__), prepend=os.pathsep)  # this module's toy jobs
+        yield folder
+        subprocess.run(["bash", str(script), "stop", str(folder)], capture_output=True)
+
+
+def slurm_engine(folder, runs_per_job=1):
+    return engines.make("slurm", slurm=engines.SlurmOptions(folder=str(folder / "submitit"),
+                                                            runs_per_job=runs_per_job))
+
+
+def where_it_ran(x):
+    return {k: os.environ.get(k) for k in ("SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "OMP_NUM_THREADS",
+                                           "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR")} | {"x": x}
+
+
+@cluster
+def test_a_real_slurm_runs_the_jobs_as_one_array_with_the_pin_and_one_thread(slurm_cluster):
+    got = slurm_engine(slurm_cluster).map(where_it_ran, [1, 2, 3])
+    assert [g["x"] for g in got] == [1, 2, 3]
+    assert len({g["SLURM_ARRAY_JOB_ID"] for g in got}) == 1
+    assert {g["SLURM_ARRAY_TASK_ID"] for g in got} == {"0", "1", "2"}
+    pin = {k: os.environ.get(k) for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR")}
+    assert all(g["OMP_NUM_THREADS"] == "1" and {k: g[k] for k in pin} == pin for g in got)
+
+
+def naps_at_two(x):
+    if x == 2:
+        time.sleep(300)
+    return 10 * x
+
+
+@cluster
+def test_a_slurm_job_cancelled_with_scancel_fails_its_run_alone(slurm_cluster):
+    import subprocess
+
+    def cancel_the_second():
+        for _ in range(120):
+            shown = subprocess.run(["squeue", "-h", "-o", "%i %T", "-n", "peft-edge-repro"], capture_output=True,
+                                   text=True).stdout.split()
+            running = [job for job, state in zip(shown[::2], shown[1::2], strict=True)
+                       if job.endswith("_1") and state == "RUNNING"]
+            if running:
+                subprocess.run(["scancel", running[0]])
+                return
+            time.sleep(0.5)
+
+    threading.Thread(target=cancel_the_second, daemon=True).start()
+    got = {}
+    start = time.monotonic()
+    with pytest.raises(engines.JobsFailed, match="1 of 3 failed on slurm") as err:
+        slurm_engine(slurm_cluster).map(naps_at_two, [1, 2, 3], on_result=got.__setitem__)
+    assert got == {1: 10, 3: 30} and "left the queue without a result" in str(err.value)
+    assert time.monotonic() - start < 120  # noticed from squeue, without sacct, not after the nap

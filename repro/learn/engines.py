@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import shlex
 import socket
+import subprocess
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -296,6 +297,9 @@ def _ray_message(err) -> str:
     return _message(getattr(err, "cause", None) or err)  # a RayTaskError carries the job's own exception
 
 
+QUEUE_CHECK_S = 5.0  # how often a Slurm map looks in squeue for jobs that left without a result
+
+
 class Submitit:
     """Slurm through submitit (`slurm`), or submitit's local executor (`slurm:local`: the same path, with
     processes on this machine, at most `workers` at a time). Jobs of `runs_per_job` items (pretrainings:
@@ -340,7 +344,7 @@ class Submitit:
         chunks = [list(range(i, min(i + size, len(items)))) for i in range(0, len(items), size)]
         limit = self.at_once(len(chunks))
         gather = _Gather(self.name, items, desc, f"{self.name}, {len(chunks)} jobs, {limit} at a time", on_result)
-        queue, running = list(chunks), {}
+        queue, running, absent, looked = list(chunks), {}, {}, 0.0
         while queue or running:
             if queue and len(running) < limit:
                 batch = [queue.pop(0) for _ in range(min(limit - len(running), len(queue)))]
@@ -349,23 +353,51 @@ class Submitit:
                             for c in batch]
                 running.update(jobs)
             finished = [c for c, job in running.items() if job.done()]
+            if not finished and time.monotonic() - looked > QUEUE_CHECK_S:
+                looked = time.monotonic()
+                self._fail_the_lost(running, absent, gather)
             for chunk in finished:
-                job = running.pop(chunk)
-                try:
-                    outcomes = job.result()
-                except Exception as err:  # FailedJobError (the job's exception), UncompletedJobError (killed)
-                    outcomes = [(False, _submitit_message(err))] * len(chunk)
-                for i, (ok, value) in zip(chunk, outcomes, strict=True):
-                    if ok:
-                        gather.ok(i, value)
-                    else:
-                        gather.fail(i, value)
+                _collect(running.pop(chunk), chunk, gather)
             if not finished:
                 time.sleep(0.2)
         return gather.values()
 
+    def _fail_the_lost(self, running: dict, absent: dict, gather) -> None:
+        for chunk in [c for c, job in running.items() if self._left_the_queue(job, absent)]:
+            job = running.pop(chunk)
+            for i in chunk:
+                gather.fail(i, f"Slurm job {job.job_id} left the queue without a result (cancelled with scancel, "
+                               f"or its node was lost)")
+
+    def _left_the_queue(self, job, absent: dict) -> bool:
+        """A Slurm job that is no longer queued or running and wrote no result: cancelled (scancel), or lost
+        with its node. submitit learns that from sacct, which a cluster without accounting does not have;
+        squeue tells it too. Absent at two looks in a row, so that a job finishing between them is read."""
+        if self.cluster != "slurm":
+            return False
+        shown = subprocess.run(["squeue", "-h", "-j", str(job.job_id), "-o", "%T"], capture_output=True, text=True)
+        gone = not shown.stdout.strip() and (shown.returncode == 0 or "Invalid job id" in shown.stderr)
+        if not gone or job.done():
+            absent.pop(job.job_id, None)
+            return False
+        absent[job.job_id] = absent.get(job.job_id, 0) + 1
+        return absent[job.job_id] >= 2
+
     def close(self) -> None:
         pass
+
+
+def _collect(job, chunk, gather) -> None:
+    """A finished submitit job's outcome for each of its items."""
+    try:
+        outcomes = job.result()
+    except Exception as err:  # FailedJobError (the job's exception), UncompletedJobError (killed)
+        outcomes = [(False, _submitit_message(err))] * len(chunk)
+    for i, (ok, value) in zip(chunk, outcomes, strict=True):
+        if ok:
+            gather.ok(i, value)
+        else:
+            gather.fail(i, value)
 
 
 def _submitit_message(err) -> str:
