@@ -48,7 +48,7 @@ def two_nodes(tmp_path_factory):
 def where_it_ran(x):
     import ray as ray_
 
-    time.sleep(1)
+    time.sleep(4)  # long enough that the head is busy when the second node's worker has started
     return x, ray_.get_runtime_context().get_node_id(), os.environ.get("REPRO_CACHE_DIR"), \
         os.environ.get("OMP_NUM_THREADS")
 
@@ -56,10 +56,10 @@ def where_it_ran(x):
 def test_the_runs_spread_over_both_nodes_each_with_its_own_cache_and_one_thread(two_nodes):
     engine = engines.make("ray:auto")
     try:
-        got = engine.map(where_it_ran, list(range(6)))
+        got = engine.map(where_it_ran, list(range(8)))
     finally:
         engine.close()
-    assert [g[0] for g in got] == list(range(6))
+    assert [g[0] for g in got] == list(range(8))
     assert len({g[1] for g in got}) == 2  # both nodes took runs
     assert {g[2] for g in got} == {str(c) for c in two_nodes} and {g[3] for g in got} == {"1"}
 
