@@ -54,14 +54,12 @@ def cli_help() -> str:
 
 
 class _Options:
-    """Stands in for pytest's parser: keeps each option a plugin adds, in order, with its group."""
+    """Stands in for pytest's parser and its option groups: keeps each option a plugin adds, in order."""
 
     def __init__(self):
         self.rows = []
-        self.group = ""
 
     def getgroup(self, name, description=""):
-        self.group = name
         return self
 
     def addoption(self, *names, **kw):
@@ -69,7 +67,7 @@ class _Options:
             return  # listed in CHANGELOG.md with their new names, not offered here
         default = kw.get("default")
         shown = "" if default in (None, "", False) or kw.get("action") == "store_true" else f"`{default}`"
-        self.rows.append([self.group, ", ".join(f"`{n}`" for n in names), shown, _what(kw.get("help"))])
+        self.rows.append([", ".join(f"`{n}`" for n in names), shown, _what(kw.get("help"))])
 
 
 def pytest_options() -> str:
@@ -79,7 +77,7 @@ def pytest_options() -> str:
     options = _Options()
     for plugin in (pytest_plugin, claims_plugin):
         plugin.pytest_addoption(options)
-    return _table([r[1:] for r in options.rows], ["option", "default", "what it does"])
+    return _table(options.rows, ["option", "default", "what it does"])
 
 
 def markers(root: Path) -> str:
@@ -92,7 +90,7 @@ def markers(root: Path) -> str:
 
 
 def blocks(root: Path) -> dict:
-    return {"cli": lambda: cli_help(), "pytest-options": lambda: pytest_options(), "markers": lambda: markers(root)}
+    return {"cli": cli_help, "pytest-options": pytest_options, "markers": lambda: markers(root)}
 
 
 def fill(text: str, root: Path) -> str:
