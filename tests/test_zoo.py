@@ -93,7 +93,7 @@ def test_concurrent_workers_train_a_missing_model_once(tmp_path):
 
 def test_a_first_run_says_what_it_pretrains_and_about_how_long_before_it_starts(tmp_path, monkeypatch, capsys):
     """The announcement names only the missing base models, with their steps, and the wall time on this
-    machine: the longest model when they run side by side, one core each."""
+    machine from their timed parts."""
     from repro.learn import runs, zoo
 
     monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path))
@@ -101,12 +101,12 @@ def test_a_first_run_says_what_it_pretrains_and_about_how_long_before_it_starts(
     needed = [("resnet18", data, Recipe(epochs=8)), ("mobilenet_v2", data, Recipe(epochs=20))]
     zoo.base_model_path(*needed[0]).parent.mkdir(parents=True)
     zoo.base_model_path(*needed[0]).write_bytes(b"cached")  # only its existence is read here
-    timed = {"mobilenet_v2": (1080.0, 4500)}
-    monkeypatch.setattr(zoo, "estimate_seconds", lambda model, *_: timed[model])
+    timed = {"mobilenet_v2": zoo.Timing(start=3.0, task=2.0, step=0.24, passes=5.0, steps=4500)}
+    monkeypatch.setattr(zoo, "time_pretraining", lambda key, **_: timed[key[0]])
     runs.announce_pretraining(needed, workers=2)
     err = capsys.readouterr().err
     assert "pretraining 1 base model(s) on embedded glyphs" in err and "resnet18" not in err
-    assert "mobilenet_v2 (4500 steps, ~18 min)" in err and "about 18 minutes on this machine" in err
+    assert "mobilenet_v2 (4500 steps, done after ~18 min)" in err and "about 18 minutes on this machine" in err
     assert str(tmp_path) in err
 
     zoo.base_model_path(*needed[1]).write_bytes(b"cached")
@@ -114,8 +114,19 @@ def test_a_first_run_says_what_it_pretrains_and_about_how_long_before_it_starts(
     assert capsys.readouterr().err == ""  # nothing to pretrain: nothing said
 
 
-def test_the_estimate_times_real_steps_of_the_recipe():
-    from repro.learn.zoo import estimate_seconds
+def test_side_by_side_jobs_end_when_their_slowed_and_lone_stretches_add_up():
+    from repro.learn.runs import finish_times
 
-    seconds, steps = estimate_seconds("resnet18", DataSpec(), Recipe(epochs=1), timed=1)
-    assert steps > 0 and 0 < seconds < 3600
+    # 100 s and 200 s alone, both 1.25x slower together: the first ends at 125 s, when the second has
+    # done 100 s of its work; its other 100 s run alone
+    assert finish_times([100.0, 200.0], [1.25, 1.25], lanes=2) == pytest.approx([125.0, 225.0])
+    assert finish_times([100.0, 200.0], [1.25, 1.25], lanes=1) == pytest.approx([100.0, 300.0])  # one after another
+    assert finish_times([50.0, 50.0, 50.0], [2.0, 2.0, 2.0], lanes=2) == pytest.approx([100.0, 100.0, 150.0])
+
+
+def test_the_estimate_times_real_steps_of_the_recipe():
+    from repro.learn.zoo import time_pretraining
+
+    timing = time_pretraining(("resnet18", DataSpec(), Recipe(epochs=1)), window=0.0, warm=1)
+    assert timing.steps > 0 and timing.step > 0 and timing.passes > 0 and timing.start == 0.0
+    assert 0 < timing.seconds() < 3600

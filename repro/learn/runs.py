@@ -13,11 +13,13 @@ their integers do not depend on the process that counts them.
 
 from __future__ import annotations
 
+import functools
 import sys
+import time
 
 from repro.learn.engines import JobsFailed, Local
 from repro.learn.training import AdaptResult, AdaptSpec, adapt, bn_stats_only
-from repro.learn.zoo import install
+from repro.learn.zoo import base_model_path, install
 
 
 def run_one(spec: AdaptSpec) -> AdaptResult:
@@ -58,24 +60,47 @@ def pretrain_all(needed: list, workers: int | None = None, engine=None) -> dict[
 
 
 def announce_pretraining(needed, workers: int) -> None:
-    """Before a first run pretrains: which base models, and about how long on this machine (a few of
-    each one's steps timed here), so that minutes of progress bars come as no surprise."""
-    from repro.learn.zoo import base_model_path, cache_dir, estimate_seconds
+    """Before a first run pretrains: which base models, and about how long on this machine, so that
+    minutes of progress bars come as no surprise. The parts of each pretraining are timed as the real
+    run will make them: side by side in spawned workers, one core each, then each alone (repro/learn/zoo.py)."""
+    from repro.learn.zoo import cache_dir, time_pretraining
 
     missing = [key for key in needed if not base_model_path(*key).exists()]
     if not missing:
         return
-    estimates = {key: estimate_seconds(*key) for key in missing}
     lanes = max(1, min(workers, len(missing)))
-    # one core each, side by side: the longest of each round of `lanes` models (an upper bound for more)
-    longest = sorted((s for s, _ in estimates.values()), reverse=True)
-    total = sum(longest[i] for i in range(0, len(longest), lanes))
-    which = ", ".join(f"{model} ({steps} steps, ~{seconds / 60:.0f} min)"
-                      for (model, _, _), (seconds, steps) in estimates.items())
-    minutes = max(1, round(total / 60))
-    print(f"pretraining {len(missing)} base model(s) on {missing[0][1].describe()}, not in the cache yet: {which}; "
-          f"{lanes} at a time, one core each: about {minutes} minute{'s' * (minutes != 1)} on this machine. Done "
-          f"once: they are kept in {cache_dir()} for every later run.", file=sys.stderr, flush=True)
+    print(f"pretraining {len(missing)} base model(s) on {missing[0][1].describe()}, not in the cache yet; "
+          f"timing a few steps of each first, {lanes} at a time as they will run (under a minute) ...",
+          file=sys.stderr, flush=True)
+    together = Local(lanes).map(functools.partial(time_pretraining, submitted=time.time()), missing, per_job=1)
+    alone = together if lanes == 1 else [time_pretraining(key) for key in missing]
+    ends = finish_times([t.start + t.task + a.step * t.steps + a.passes for t, a in zip(together, alone, strict=True)],
+                        [t.step / a.step for t, a in zip(together, alone, strict=True)], lanes)
+    which = ", ".join(f"{model} ({t.steps} steps, done after ~{end / 60:.0f} min)"
+                      for (model, _, _), t, end in zip(missing, together, ends, strict=True))
+    minutes = max(1, round(max(ends) / 60))
+    print(f"pretraining {which}; {lanes} at a time, one core each: about {minutes} minute{'s' * (minutes != 1)} on "
+          f"this machine. Done once: they are kept in {cache_dir()} for every later run.", file=sys.stderr, flush=True)
+
+
+def finish_times(alone: list[float], slowdown: list[float], lanes: int) -> list[float]:
+    """When each job ends, the jobs taken in their order by `lanes` workers: job i needs alone[i] seconds
+    by itself and runs slowdown[i] times slower while another job shares the machine (memory bandwidth
+    and caches: on a 2-core Xeon, ResNet-18's steps were about a fifth slower beside MobileNetV2's)."""
+    queue, left, ends, now = list(range(len(alone))), {}, [0.0] * len(alone), 0.0
+    while queue or left:
+        while queue and len(left) < lanes:
+            i = queue.pop(0)
+            left[i] = alone[i]
+        speed = {i: 1.0 if len(left) == 1 else 1.0 / max(slowdown[i], 1e-9) for i in left}
+        step = min(left[i] / speed[i] for i in left)
+        now += step
+        for i in list(left):
+            left[i] -= step * speed[i]
+            if left[i] <= 1e-9 * max(1.0, alone[i]):
+                ends[i] = now
+                del left[i]
+    return ends
 
 
 def run_all(specs: list[AdaptSpec], workers: int | None = None, progress: bool = True, engine=None,

@@ -17,6 +17,7 @@ import json
 import os
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
@@ -80,19 +81,49 @@ def pretrain(model_name: str, data: DataSpec, recipe: Recipe, progress: bool = T
     return model.state_dict(), meta
 
 
-def estimate_seconds(model_name: str, data: DataSpec, recipe: Recipe, timed: int = 3) -> tuple[float, int]:
-    """(seconds, steps) a pretraining of `model_name` will take on this machine, on one core: `timed` steps
-    timed after one to warm up, times the recipe's steps (what remains, evaluation, is a few seconds)."""
+@dataclass(frozen=True)
+class Timing:
+    """What one pretraining's wall time is made of, measured on this machine: seconds from submission
+    to the job's start (a spawned worker imports torch), to make the source task, per training step, and
+    for the passes after training (BN statistics over the training set, evaluation over the test set)."""
+
+    start: float
+    task: float
+    step: float
+    passes: float
+    steps: int
+
+    def seconds(self) -> float:
+        return self.start + self.task + self.step * self.steps + self.passes
+
+
+def time_pretraining(key, window: float = 6.0, warm: int = 2, submitted: float | None = None) -> Timing:
+    """Time `key`'s (model, data, recipe) pretraining by its parts: `warm` steps, then steps for at least
+    `window` seconds, and one batch of each pass after training. Run side by side with the other models'
+    (runs.announce_pretraining), the steps see the same neighbours as the real run's."""
+    began = time.time()
+    model_name, data, recipe = key
+    start = time.perf_counter()
     task = source_task(data)
+    made = time.perf_counter() - start
     with deterministic(), seeded(recipe.seed):
         model = build_model(model_name, task.num_classes, data.size)
-        opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr)
-        train_steps(model, opt, task.train, 1, recipe.batch, recipe.seed)
-        start = time.perf_counter()
-        train_steps(model, opt, task.train, timed, recipe.batch, recipe.seed)
-        per_step = (time.perf_counter() - start) / timed
-    steps = pretrain_steps(task, recipe)
-    return per_step * steps, steps
+        opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+        train_steps(model, opt, task.train, warm, recipe.batch, recipe.seed)
+        steps, start = 0, time.perf_counter()
+        while steps < 2 or time.perf_counter() - start < window:
+            train_steps(model, opt, task.train, 1, recipe.batch, recipe.seed + steps)
+            steps += 1
+        per_step = (time.perf_counter() - start) / steps
+        passes = 0.0
+        for split, batch, mode in ((task.train, 256, model.train), (task.test, 512, model.eval)):
+            mode()
+            start = time.perf_counter()
+            with torch.no_grad():
+                model(split.x[:batch])
+            passes += (time.perf_counter() - start) * -(-len(split) // batch)
+    return Timing(start=0.0 if submitted is None else max(0.0, began - submitted), task=made, step=per_step,
+                  passes=passes, steps=pretrain_steps(task, recipe))
 
 
 def base_model_path(model: str, data: DataSpec = DataSpec(), recipe: Recipe = Recipe(),
