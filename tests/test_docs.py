@@ -2,6 +2,7 @@
 ones the stored records give, and the MkDocs site builds with every warning an error."""
 
 import argparse
+import json
 import os
 import re
 import shlex
@@ -327,3 +328,65 @@ def cheap_commands() -> list[list[str]]:
 def test_every_cheap_command_on_a_page_runs_as_written(words):
     done = subprocess.run([sys.executable, "-m", *words], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+# A measured figure written by hand goes stale the day its record moves (a GaLore reduction typed as -24.1%
+# stood beside records that said -25.3%). Figures the records hold are shown in generated blocks; prose
+# names them by the table, never by value. A decimal is a measured figure by what follows it: %, points,
+# pp, x, behind, ahead, or an interval's brackets.
+FIGURE = re.compile(r"(?<![\w.\[])(-?\+?\d{1,3}\.\d+)(?=\s?(?:%|points?\b|pp\b|x\b|behind\b|ahead\b|\[|\]|, -?\+?"
+                    r"\d+\.\d+\]))|\[(-?\+?\d{1,3}\.\d+),")
+COUNT = re.compile(r"(?<![\w.,])(\d[\d,]*) (runs|cases)\b")
+HAND_FREE = ("docs/history.md", "docs/changelog.md")  # dated measurements, as they were
+
+
+def generated_figures() -> tuple[set, set]:
+    """Every figure in the committed generated blocks, and the run and case counts of every records file."""
+    figures = set()
+    for name in verdicts.GENERATED_IN:
+        for block in verdicts.BLOCK.finditer((ROOT / name).read_text()):
+            figures |= {a or b for a, b in FIGURE.findall(block.group(0))}
+            figures |= set(re.findall(r"(?<![\w.])-?\+?\d{1,3}\.\d+(?![\w.])", block.group(0)))
+    counts = set()
+    for path in (ROOT / "baselines").glob("*/*.json"):
+        cases = json.loads(path.read_text())["cases"]
+        counts.add(len(cases))
+        runs = sum(m.get("accuracy.n", 0) for m in cases.values())
+        counts |= {runs} if runs else set()
+    return figures, {c for c in counts if c >= 20}  # "8 runs a job": a small count says how many as often
+
+
+def typed_figures(page: str, text: str, figures: set, counts: set) -> list[str]:
+    def blank(m):  # keeps the line numbers
+        return "\n" * m.group(0).count("\n")
+
+    text = re.sub(r"^```.*?^```", blank, verdicts.BLOCK.sub(blank, text), flags=re.S | re.M)
+    found = []
+    for number, line in ((n, i) for i, row in enumerate(text.splitlines(), 1) for m in FIGURE.finditer(row)
+                         for n in [m.group(1) or m.group(2)]):
+        if number.lstrip("+") in {f.lstrip("+") for f in figures}:
+            found.append(f"{page}:{line}: {number} is in a generated table")
+    for i, row in enumerate(text.splitlines(), 1):
+        found += [f"{page}:{i}: '{m.group(0)}' is a records file's count" for m in COUNT.finditer(row)
+                  if int(m.group(1).replace(",", "")) in counts]
+    return found
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p not in HAND_FREE])
+def test_no_page_types_a_figure_that_a_generated_table_holds(page):
+    figures, counts = generated_figures()
+    assert typed_figures(page, (ROOT / page).read_text(), figures, counts) == [], (
+        "name the generated table (or link to it) instead of its value; a dated measurement goes to docs/history.md")
+
+
+def test_a_figure_or_count_typed_by_hand_is_caught():
+    figures, counts = generated_figures()
+    assert "-25.3%" not in figures and "-25.3" in figures  # GaLore r8 on MobileNetV2, docs/paper.md
+    text = ("GaLore r8 costs -25.3% on MobileNetV2, FFT reaches 70.1 [69.5, 70.8] on shift-hard.\n\n"
+            "The glyph grid is 184 runs in 40 cases.\n")
+    assert typed_figures("docs/x.md", text, figures, counts) == [
+        "docs/x.md:1: -25.3 is in a generated table", "docs/x.md:1: 70.1 is in a generated table",
+        "docs/x.md:1: 69.5 is in a generated table", "docs/x.md:1: 70.8 is in a generated table",
+        "docs/x.md:3: '184 runs' is a records file's count",
+        "docs/x.md:3: '40 cases' is a records file's count"]
+    assert typed_figures("docs/x.md", "A 4.2 GB wheel, torch 2.14.1, chance 1/36.\n", figures, counts) == []

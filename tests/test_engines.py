@@ -341,3 +341,57 @@ def test_a_slurm_job_cancelled_with_scancel_fails_its_run_alone(slurm_cluster):
         slurm_engine(slurm_cluster).map(naps_at_two, [1, 2, 3], on_result=got.__setitem__)
     assert got == {1: 10, 3: 30} and "left the queue without a result" in str(err.value)
     assert time.monotonic() - start < 120  # noticed from squeue, without sacct, not after the nap
+
+
+def test_slurm_asks_squeue_once_for_every_job_and_takes_a_job_for_lost_at_its_second_absence(tmp_path, monkeypatch):
+    """One squeue call per look, whatever the number of jobs (a glyph grid queues 23); a job neither queued nor
+    finished is lost at the second look that misses it; a squeue that fails loses nothing."""
+    from types import SimpleNamespace
+
+    calls = tmp_path / "calls"
+    squeue = tmp_path / "squeue"
+    squeue.write_text(f'#!/bin/sh\necho "$*" >> {calls}\nprintf "7_0\\n7_2\\n"\n')
+    squeue.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    queued = engines._queued()
+    assert queued == {"7_0", "7_2"} and len(calls.read_text().splitlines()) == 1
+    assert "-r" in calls.read_text().split()  # one line per array task
+
+    def job(job_id, done=False):
+        return SimpleNamespace(job_id=job_id, done=lambda: done)
+
+    running = {(0,): job("7_0"), (1,): job("7_1"), (2,): job("7_2"), (3,): job("7_3", done=True)}
+    absent = {}
+    assert engines._lost(running, absent, queued) == []  # 7_1 missed once: it may have just finished
+    assert engines._lost(running, absent, queued) == [(1,)]
+    assert engines._lost(running, absent, queued | {"7_1"}) == [] and "7_1" not in absent  # seen again: reset
+
+    squeue.write_text("#!/bin/sh\necho 'slurm_load_jobs error: Unable to contact slurm controller' >&2\nexit 1\n")
+    assert engines._queued() is None
+
+
+@cluster
+def test_a_slurm_controller_that_does_not_answer_is_one_line_naming_the_check(tmp_path, monkeypatch):
+    sbatch = tmp_path / "sbatch"
+    sbatch.write_text("#!/bin/sh\necho 'sbatch: error: Batch job submission failed: Unable to contact slurm "
+                      "controller (connect failure)' >&2\nexit 1\n")
+    sbatch.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(engines.EngineError) as err:
+        engines.make("slurm").map(twice, [1])
+    assert "\n" not in str(err.value) and "Unable to contact slurm controller" in str(err.value)
+    assert "sinfo" in str(err.value)
+
+
+@cluster
+def test_a_ray_head_that_does_not_answer_is_one_line_naming_the_fix(monkeypatch, tmp_path):
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))  # no running instance to find here
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    engine = engines.make("ray:auto")
+    try:
+        with pytest.raises(engines.EngineError) as err:
+            engine.map(twice, [1])
+    finally:
+        engine.close()
+    assert "\n" not in str(err.value) and "ray start --head" in str(err.value)

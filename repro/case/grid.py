@@ -30,7 +30,7 @@ from repro.case.specs import AdaptSpec, CaseSpec, DataSpec, Recipe
 
 # Pretraining on the 36 glyph classes: 8 epochs of 14,400 images (1,800 steps). MobileNetV2 gets 20
 # (4,500 steps): after 8 it reached 73.9% on the source test set (86% on its training set), under the
-# 80% the calibration asks of a base model (docs/accuracy.md gives the source accuracies).
+# 80% the calibration asks of a base model (docs/history.md gives the source accuracies).
 GLYPH_RECIPE = Recipe(epochs=8)
 GLYPH_RECIPES = {"mobilenet_v2": Recipe(epochs=20)}
 

@@ -20,6 +20,7 @@ this module before torch, so the pin is in place when torch reads it.
 
 from __future__ import annotations
 
+import getpass
 import multiprocessing
 import os
 import shlex
@@ -257,7 +258,12 @@ class Ray:
         kwargs = {"runtime_env": {"env_vars": worker_env()}, "include_dashboard": False, "log_to_driver": False}
         if self.address is None:  # a local instance for this run: as many CPUs as workers, a small object store
             kwargs.update(num_cpus=self.workers or default_workers(), object_store_memory=512 * 2**20)
-        ray.init(address=self.address, **kwargs)
+        try:
+            ray.init(address=self.address, **kwargs)
+        except (ConnectionError, TimeoutError) as err:  # no head at the address: Ray's own is many lines
+            raise EngineError(f"--executor ray:{self.address}: no Ray cluster answered ({_message(err)}); start its "
+                              f"head with `ray start --head`, or name a running one's address (ray://<head>:10001), "
+                              f"see docs/clusters.md") from None
         self.started = True
 
     def at_once(self, n: int) -> int:
@@ -348,9 +354,8 @@ class Submitit:
         while queue or running:
             if queue and len(running) < limit:
                 batch = [queue.pop(0) for _ in range(min(limit - len(running), len(queue)))]
-                with executor.batch():
-                    jobs = [(tuple(c), executor.submit(_jobs, fn, [items[i] for i in c], expected, files))
-                            for c in batch]
+                jobs = self._submit(executor, [(tuple(c), [items[i] for i in c]) for c in batch], fn, expected,
+                                    files)
                 running.update(jobs)
             finished = [c for c, job in running.items() if job.done()]
             if not finished and time.monotonic() - looked > QUEUE_CHECK_S:
@@ -362,29 +367,58 @@ class Submitit:
                 time.sleep(0.2)
         return gather.values()
 
+    def _submit(self, executor, chunks, fn, expected, files) -> list:
+        """Each chunk as one job of one array; a controller that cannot be reached is one line, not sbatch's
+        stderr inside submitit's traceback."""
+        errors = (self.submitit.core.utils.FailedJobError, FileNotFoundError)
+        try:
+            with executor.batch():
+                return [(chunk, executor.submit(_jobs, fn, its, expected, files)) for chunk, its in chunks]
+        except errors as err:
+            if isinstance(err, FileNotFoundError):
+                raise EngineError("--executor slurm: this machine has no sbatch (no Slurm client); run it on a "
+                                  "cluster's login node, or use slurm:local to try the path here") from None
+            raise EngineError(f"--executor slurm: sbatch could not submit ({_message(err)}); check that the "
+                              f"controller answers here (`sinfo`), see docs/clusters.md") from None
+
     def _fail_the_lost(self, running: dict, absent: dict, gather) -> None:
-        for chunk in [c for c, job in running.items() if self._left_the_queue(job, absent)]:
+        """Fail the runs of each Slurm job that is no longer queued or running and wrote no result: cancelled
+        (scancel), or lost with its node. submitit learns that from sacct, which a cluster without accounting
+        does not have; squeue tells it too, for every job in one call. Absent at two looks in a row, so that a
+        job finishing between them is read; when squeue cannot answer, no job is taken for lost."""
+        if self.cluster != "slurm":
+            return
+        queued = _queued()
+        for chunk in _lost(running, absent, queued) if queued is not None else []:
             job = running.pop(chunk)
             for i in chunk:
                 gather.fail(i, f"Slurm job {job.job_id} left the queue without a result (cancelled with scancel, "
                                f"or its node was lost)")
 
-    def _left_the_queue(self, job, absent: dict) -> bool:
-        """A Slurm job that is no longer queued or running and wrote no result: cancelled (scancel), or lost
-        with its node. submitit learns that from sacct, which a cluster without accounting does not have;
-        squeue tells it too. Absent at two looks in a row, so that a job finishing between them is read."""
-        if self.cluster != "slurm":
-            return False
-        shown = subprocess.run(["squeue", "-h", "-j", str(job.job_id), "-o", "%T"], capture_output=True, text=True)
-        gone = not shown.stdout.strip() and (shown.returncode == 0 or "Invalid job id" in shown.stderr)
-        if not gone or job.done():
-            absent.pop(job.job_id, None)
-            return False
-        absent[job.job_id] = absent.get(job.job_id, 0) + 1
-        return absent[job.job_id] >= 2
-
     def close(self) -> None:
         pass
+
+
+def _queued() -> set[str] | None:
+    """The ids of this user's queued and running Slurm jobs, one per array task ("1234_5"), or None when squeue
+    fails (the controller did not answer)."""
+    shown = subprocess.run(["squeue", "-h", "-r", "-u", getpass.getuser(), "-o", "%i"], capture_output=True,
+                           text=True)
+    return set(shown.stdout.split()) if shown.returncode == 0 else None
+
+
+def _lost(running: dict, absent: dict, queued: set[str]) -> list:
+    """The chunks of `running` whose job squeue has not shown at two looks in a row and that have no result;
+    `absent` counts the looks, from one call to the next."""
+    lost = []
+    for chunk, job in running.items():
+        if str(job.job_id) in queued or job.done():
+            absent.pop(job.job_id, None)
+            continue
+        absent[job.job_id] = absent.get(job.job_id, 0) + 1
+        if absent[job.job_id] >= 2:
+            lost.append(chunk)
+    return lost
 
 
 def _collect(job, chunk, gather) -> None:

@@ -97,10 +97,15 @@ class Timing:
         return self.start + self.task + self.step * self.steps + self.passes
 
 
-def time_pretraining(key, window: float = 6.0, warm: int = 2, submitted: float | None = None) -> Timing:
+def time_pretraining(key, window: float = 10.0, warm: int = 25, submitted: float | None = None) -> Timing:
     """Time `key`'s (model, data, recipe) pretraining by its parts: `warm` steps, then steps for at least
     `window` seconds, and one batch of each pass after training. Run side by side with the other models'
-    (runs.announce_pretraining), the steps see the same neighbours as the real run's."""
+    (runs.announce_pretraining), the steps see the same neighbours as the real run's.
+
+    The first steps are slower than the rest: on a 2-core Xeon, MobileNetV2's first 20 took 430 ms each
+    and its later ones 290-340 ms, and three steps after one timed that way over-estimated its pretraining
+    by a fifth. 10 s of steps also average out most of the drift of a shared machine (a 10-step mean of
+    ResNet-18's moved between 540 and 690 ms)."""
     began = time.time()
     model_name, data, recipe = key
     start = time.perf_counter()

@@ -158,9 +158,13 @@ class TwoConventionCounter(FlopCounterMode):
                                             if isinstance(p, torch._ops.OpOverloadPacket)
                                             for o in p.overloads()}}
         self.by_convention: dict[str, dict] = {}
+        self._decomposes: dict = {}
+
+    def reset(self) -> None:
+        self.by_convention = {c: defaultdict(int) for c in CONVENTIONS}
 
     def __enter__(self):
-        self.by_convention = {c: defaultdict(int) for c in CONVENTIONS}
+        self.reset()
         return super().__enter__()
 
     def _count_flops(self, func_packet, out, args, kwargs):
@@ -178,15 +182,29 @@ class TwoConventionCounter(FlopCounterMode):
             self.by_convention[convention][func_packet] += flops
         return out
 
+    def decomposes(self, func) -> bool:
+        """Whether FlopCounterMode would decompose `func` and count its parts: an op with no formula that has
+        a CompositeImplicitAutograd kernel. The dispatcher's answer does not change: kept per op."""
+        known = self._decomposes.get(func)
+        if known is None:
+            cia = torch._C.DispatchKey.CompositeImplicitAutograd
+            known = self._decomposes[func] = (
+                func not in self.flop_registry and func is not torch.ops.prim.device.default
+                and (cia in func.py_kernels or torch._C._dispatch_has_kernel_for_dispatch_key(func.name(), cia)))
+        return known
+
     def totals(self) -> dict[str, int]:
         return {c: int(sum(ops.values())) for c, ops in self.by_convention.items()}
+
+
+PHASES = ("forward", "backward", "optimizer")
 
 
 def count_step_flops(forward, backward, optimizer_step) -> dict[str, dict[str, int]]:
     """FLOPs per convention per phase of one step; each argument runs one phase."""
     counter = TwoConventionCounter()
     phases = {}
-    for phase, run in (("forward", forward), ("backward", backward), ("optimizer", optimizer_step)):
+    for phase, run in zip(PHASES, (forward, backward, optimizer_step), strict=True):
         with counter:
             run()
         phases[phase] = counter.totals()

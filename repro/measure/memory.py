@@ -159,12 +159,13 @@ class CategoryMemTracker(MemTracker):
         }
 
 
-def track_memory(model, optimizer, iteration, iterations: int = 2, extra=()) -> dict:
-    """Run `iteration()` `iterations` times under the tracker; bytes per category and both peaks.
+def track_memory(model, optimizer, iteration, iterations: int = 2, extra=(), tracker=None) -> dict:
+    """Run `iteration()` `iterations` times under the tracker (a CategoryMemTracker unless given); bytes per
+    category and both peaks.
 
     `extra` tensors made outside the tracker (the input batch) count as "other".
     """
-    tracker = CategoryMemTracker()
+    tracker = tracker or CategoryMemTracker()
     tracker.track_external(model, optimizer, *extra)
     # Tensors held in reference cycles (peft's DoRA on MobileNetV3 leaves some) are freed whenever the
     # cyclic collector happens to run, which depends on everything the process allocated before: a

@@ -18,16 +18,18 @@ from importlib import metadata
 import torch
 import torch.nn.functional as F
 from torch._subclasses.fake_tensor import DataDependentOutputException
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from repro.case.methods import apply_method
 from repro.case.models import build_model
+from repro.case.protocol import CONVENTIONS
 from repro.case.specs import CaseSpec
 from repro.determinism import seeded
 from repro.kernels import cpu_capability, kernel_set
 from repro.measure import clock
 from repro.measure.fake import AnalyticMode, to_fake
-from repro.measure.flops import count_step_flops
-from repro.measure.memory import track_memory
+from repro.measure.flops import PHASES, TwoConventionCounter
+from repro.measure.memory import CategoryMemTracker, track_memory
 
 SCHEMA_VERSION = 1
 LOSSES = {
@@ -144,18 +146,60 @@ def _run(phases):
         phase()
 
 
+class CountingMemTracker(CategoryMemTracker):
+    """The memory tracker that also counts FLOPs while `counter` is set: one Python dispatch per op where
+    FlopCounterMode stacked on the tracker took two (each op went through both modes), and the same
+    counts: an op FlopCounterMode would decompose is decomposed here too, its parts counted and tracked."""
+
+    def __init__(self):
+        super().__init__()
+        self.counter: TwoConventionCounter | None = None
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        counter = self.counter
+        if counter is None:
+            return super().__torch_dispatch__(func, types, args, kwargs)
+        kwargs = kwargs or {}
+        if counter.decomposes(func):
+            TorchDispatchMode.__enter__(self)  # the parts come back through this mode; not MemTracker's __enter__
+            try:
+                out = func.decompose(*args, **kwargs)
+            finally:
+                TorchDispatchMode.__exit__(self, None, None, None)
+            if out is not NotImplemented:
+                return out
+        out = super().__torch_dispatch__(func, types, args, kwargs)
+        counter._count_flops(func._overloadpacket, out, args, kwargs)
+        return out
+
+    def count(self, phases) -> dict[str, dict[str, int]]:
+        """Run the phases of one step (forward, backward, optimizer) with their FLOPs counted, as
+        count_step_flops counts them."""
+        counter, counts = TwoConventionCounter(), {}
+        self.counter = counter
+        try:
+            for name, run in zip(PHASES, phases, strict=True):
+                counter.reset()
+                run()
+                counts[name] = counter.totals()
+        finally:
+            self.counter = None
+        return {c: {**{p: counts[p][c] for p in PHASES}, "total": sum(counts[p][c] for p in PHASES)}
+                for c in CONVENTIONS}
+
+
 def profiled_update(model, optimizer, phases, extra=()) -> tuple[dict, dict]:
     """FLOPs of the first step and memory of two iterations, in one pass: the first tracked
     iteration is also the counted step."""
-    flops = {}
+    tracker, flops = CountingMemTracker(), {}
 
     def iteration():
         if flops:
             _run(phases)
         else:
-            flops.update(count_step_flops(*phases))
+            flops.update(tracker.count(phases))
 
-    memory = track_memory(model, optimizer, iteration, extra=extra)
+    memory = track_memory(model, optimizer, iteration, extra=extra, tracker=tracker)
     return flops, memory
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from repro.case.groups import REAL_DATA_GROUP, RECORD_GROUPS, benchmark_of
+from repro.case.groups import COST_GROUPS, REAL_DATA_GROUP, RECORD_GROUPS, benchmark_of
 from repro.case.protocol import ACCURACY_RANK, BENCHMARKS, RANKED
 from repro.case.specs import DataSpec
 from repro.files import write_text
@@ -205,9 +205,11 @@ def markdown(rows: list[dict], style: str = "full", title: bool = True) -> str:
 BEGIN = ("<!-- verdicts {style}: generated from baselines/{platform} by: "
          "python -m repro verdicts --platform {platform} --write {files}; do not edit -->")
 END = "<!-- end of generated verdicts -->"
-BLOCK = re.compile(r"<!-- verdicts (brief|full|accuracy): generated from baselines/([\w.-]+) .*?-->\n.*?"
+STYLES = ("brief", "full", "accuracy", "calibration", "flops")
+BLOCK = re.compile(rf"<!-- verdicts ({'|'.join(STYLES)}): generated from baselines/([\w.-]+) .*?-->\n.*?"
                    r"<!-- end of generated verdicts -->", re.S)
-GENERATED_IN = ("README.md", "docs/claims.md", "docs/accuracy.md")  # the committed files with generated tables
+# the committed files with generated tables
+GENERATED_IN = ("README.md", "docs/claims.md", "docs/accuracy.md", "docs/paper.md")
 
 
 def fill(text: str, tables) -> str:
@@ -239,7 +241,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     help="print the claims tables in Markdown (full: every column; brief: the verdicts, as README "
                     "shows them) instead of the terminal's")
     ap.add_argument("--write", nargs="+", metavar="FILE", default=None,
-                    help="refill the generated tables in these files (README.md docs/claims.md docs/accuracy.md) "
+                    help="refill the generated tables in these files (README.md docs/claims.md docs/accuracy.md "
+                    "docs/paper.md) "
                     "from the records, each from the platform its marker names")
     ap.add_argument("--against", default=None, metavar="BASELINES", help="with --from: list the verdicts and "
                     "metrics that differ from these baselines (informational: exit 0, unless --strict)")
@@ -274,12 +277,81 @@ def accuracy_markdown(cases: dict, data: DataSpec) -> str:
     return tabulate(table, headers=headers, tablefmt="github", disable_numparse=True) + "\n"
 
 
+def _seeds(metrics: dict, which: str) -> list[float]:
+    return [metrics[k] for k in sorted(metrics) if k.startswith(f"accuracy.{which}.seed")]
+
+
+def calibration_markdown(cases: dict, data: DataSpec) -> str:
+    """What the calibration's criteria read (repro/learn/calibration.py), from the reference methods' records:
+    per task FFT and head-only (mean [95% interval] over the seeds) and their gap paired by seed, the shifted
+    accuracy before and after BN statistics alone (seed 0), FFT's gain over the second half of the steps on
+    the hard tasks and FFT's largest seed standard deviation, in points."""
+    from repro.case.protocol import ACCURACY_MODELS
+    from repro.case.specs import GLYPH_TASKS
+    from repro.stats import paired, summarize
+
+    steps, mid = data.protocol.steps, data.protocol.steps // 2
+    rows: dict[str, list[str]] = {}
+    for model in ACCURACY_MODELS:
+        fft = {t: cases.get(f"{model}-fft-{t}") for t in GLYPH_TASKS}
+        head = {t: cases.get(f"{model}-head-{t}") for t in GLYPH_TASKS}
+        for task in GLYPH_TASKS:
+            if fft[task] is None or head[task] is None:
+                rows.setdefault(f"{task}: FFT / head-only, gap", []).append("-")
+                continue
+            f, h = _seeds(fft[task], "after"), _seeds(head[task], "after")
+            rows.setdefault(f"{task}: FFT / head-only, gap", []).append(
+                f"{summarize(f).points()} / {summarize(h).points()}, gap {100 * paired(f, h).mean:.1f}")
+        for task in (t for t in GLYPH_TASKS if t.startswith("shift")):
+            bn = cases.get(f"{model}-bn_stats_only-{task}")
+            shifted = "-" if bn is None else \
+                f"{100 * bn['accuracy.before.seed0']:.1f} -> {100 * bn['accuracy.after.seed0']:.1f}"
+            rows.setdefault(f"{task}: shifted -> BN statistics alone", []).append(shifted)
+        gains = []
+        for task in (t for t in GLYPH_TASKS if not t.endswith("easy")):
+            m = fft[task]
+            if m is None or f"accuracy.step{mid}.seed0" not in m:
+                gains.append("-")
+                continue
+            g = summarize([a - b for a, b in zip(_seeds(m, "after"), _seeds(m, f"step{mid}"), strict=True)])
+            gains.append(f"{100 * g.mean:+.1f} [{100 * g.lo:+.1f}, {100 * g.hi:+.1f}]")
+        hard = " / ".join(t for t in GLYPH_TASKS if not t.endswith("easy"))
+        rows.setdefault(f"FFT's gain from step {mid} to {steps} on {hard}", []).append(" / ".join(gains))
+        sds = [summarize(_seeds(m, "after")).sd for m in fft.values() if m is not None]
+        rows.setdefault("FFT's largest seed standard deviation", []).append(f"{100 * max(sds):.1f}" if sds else "-")
+    return tabulate([[k, *v] for k, v in rows.items()], headers=["", *ACCURACY_MODELS], tablefmt="github",
+                    disable_numparse=True) + "\n"
+
+
+FLOP_COLUMNS = {"bn_head": "BN+H", "lora-r1": "LoRA r1", "lora-r8": "LoRA r8", "lora-r32": "LoRA r32",
+                "galore-r8": "GaLore r8", "head": "head-only"}
+COUNTING = {"exact": "exact (groups counted)", "paper": "paper (the profiler's rules)"}
+
+
+def flops_markdown(cases: dict) -> str:
+    """The FLOP reduction of one update against full fine-tuning (1 - method / FFT), in both counting
+    conventions, for the paper's two models at batch 8, 32x32: the cost records themselves."""
+    table = []
+    for model in ("mobilenet_v2", "resnet18"):
+        fft = cases[f"{model}-fft"]
+        for convention, label in COUNTING.items():
+            total = f"flops.{convention}.total"
+            table.append([model, label, *(f"{100 * (1 - cases[f'{model}-{k}'][total] / fft[total]):.1f}%"
+                                          for k in FLOP_COLUMNS)])
+    return tabulate(table, headers=["model", "counting", *FLOP_COLUMNS.values()], tablefmt="github",
+                    disable_numparse=True) + "\n"
+
+
 def generated(root: Path, style: str, platform: str, data: DataSpec) -> str:
     """A committed file's generated table, from baselines/<platform>: the claims derived from the records in
     `style` (brief, full), or the benchmark's accuracy records themselves (accuracy)."""
     records = from_baselines(root, platform, data)
     if style == "accuracy":
         return accuracy_markdown(records[data.group], data)
+    if style == "calibration":
+        return calibration_markdown(records[data.group], data)
+    if style == "flops":
+        return flops_markdown(records[COST_GROUPS["32px"]])
     return markdown(derive(RecordedEvidence(records, data)), style, title=False)
 
 
