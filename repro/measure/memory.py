@@ -11,7 +11,8 @@ import gc
 
 import torch
 from torch._guards import active_fake_mode
-from torch.distributed._tools.mem_tracker import _TOTAL_KEY, MemTracker, _MemRefType
+from torch.distributed._tools.mem_tracker import _TOTAL_KEY, MemTracker, _MemRefType, _UpdateType, _WeakRefInfo
+from torch.utils._python_dispatch import is_traceable_wrapper_subclass
 
 
 def _tensors(out):
@@ -32,6 +33,9 @@ CATEGORIES = {
     _MemRefType.OPT: "optimizer_state",
     _MemRefType.OTH: "other",
 }
+
+
+_FAKE = torch._C._TorchDispatchModeKey.FAKE
 
 
 class _AutogradFlag:
@@ -63,7 +67,8 @@ class _AutogradFlag:
 # MemTracker's private attributes CategoryMemTracker reads or overrides. They are the same in torch 2.9.1
 # and 2.14.1 (tox -e floor runs the tests on the oldest); a torch that renames one fails here, in words.
 PRIVATE_SURFACE = ("_track_module_params_and_buffers", "_param_to_grad_hook_handles", "_update_and_maybe_create_winfos",
-                   "_track", "_in_opt", "_in_ac", "_curr_mem_snap", "_peak_mem", "_peak_mem_snap", "_mod_tracker")
+                   "_track", "_in_opt", "_in_ac", "_curr_mem_snap", "_peak_mem", "_peak_mem_snap", "_mod_tracker",
+                   "_WINFO", "_update_snap", "_delete_callback")
 
 
 class CategoryMemTracker(MemTracker):
@@ -104,6 +109,24 @@ class CategoryMemTracker(MemTracker):
                 )
         return sizes
 
+    def _track(self, reftype, t) -> None:
+        # MemTracker's, for a tensor that is not a wrapper subclass (every tensor here, fake ones included):
+        # its one storage, without the set and the subclass walk of get_untyped_storages on every output
+        if is_traceable_wrapper_subclass(t):
+            return super()._track(reftype, t)
+        st = t.untyped_storage()
+        winfo, _ = self._WINFO.get(st, (None, None))
+        if winfo is not None:
+            if winfo.size != st.size():
+                old = winfo.mem_consumed
+                winfo.update_mem_consumed(st)
+                self._update_snap(_UpdateType.SIZE, winfo, old_mem_consumed=old)
+            return
+        winfo, w_st = _WeakRefInfo.create_winfo(st, t.device, reftype, self._delete_callback)
+        self._WINFO[st] = (winfo, w_st)
+        if winfo.mem_consumed > 0:
+            self._update_snap(_UpdateType.ADD, winfo)
+
     def _track_grad(self, grad):
         self._update_and_maybe_create_winfos(grad, _MemRefType.GRAD)
 
@@ -111,7 +134,8 @@ class CategoryMemTracker(MemTracker):
         # MemTracker's, without its DTensor and collective branches (nothing here is distributed) and
         # with a plain walk over the outputs in place of pytree; the categories are decided the same way.
         out = func(*args, **(kwargs or {}))
-        if active_fake_mode() is self._entry_fake_mode:
+        # active_fake_mode() walks the whole mode stack; a fake mode is only ever held in the FAKE slot
+        if torch._C._get_dispatch_mode(_FAKE) is self._entry_fake_mode:
             if self._in_opt:
                 reftype = _MemRefType.OPT
             elif self._mod_tracker.is_bw and not self._in_ac:
