@@ -7,7 +7,7 @@ parentheses; the fastest is the plain step, so the ratios are the overheads:
 * flop_counting: both conventions, one step;
 * memory_tracking: MemTracker's categories, one iteration;
 * profiled_update: what `profile` runs, FLOPs and memory in one pass over two iterations
-  (so at least 2x); the issue's target is 5x;
+  (so at least 2x), both in one dispatch mode; the target is 5x;
 * analytic_update: the same on fake tensors, whose cost does not grow with batch or image size.
 Every round starts from a fresh build, as `profile` does. Times are measured, never asserted:
 these machines are shared and noisy.
