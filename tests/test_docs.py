@@ -384,9 +384,9 @@ def test_a_figure_or_count_typed_by_hand_is_caught():
     assert "-25.3%" not in figures and "-25.3" in figures  # GaLore r8 on MobileNetV2, docs/paper.md
     text = ("GaLore r8 costs -25.3% on MobileNetV2, FFT reaches 70.1 [69.5, 70.8] on shift-hard.\n\n"
             "The glyph grid is 184 runs in 40 cases.\n")
-    assert typed_figures("docs/x.md", text, figures, counts) == [
-        "docs/x.md:1: -25.3 is in a generated table", "docs/x.md:1: 70.1 is in a generated table",
-        "docs/x.md:1: 69.5 is in a generated table", "docs/x.md:1: 70.8 is in a generated table",
-        "docs/x.md:3: '184 runs' is a records file's count",
-        "docs/x.md:3: '40 cases' is a records file's count"]
-    assert typed_figures("docs/x.md", "A 4.2 GB wheel, torch 2.14.1, chance 1/36.\n", figures, counts) == []
+    assert typed_figures("a page", text, figures, counts) == [
+        "a page:1: -25.3 is in a generated table", "a page:1: 70.1 is in a generated table",
+        "a page:1: 69.5 is in a generated table", "a page:1: 70.8 is in a generated table",
+        "a page:3: '184 runs' is a records file's count",
+        "a page:3: '40 cases' is a records file's count"]
+    assert typed_figures("a page", "A 4.2 GB wheel, torch 2.14.1, chance 1/36.\n", figures, counts) == []
