@@ -395,3 +395,19 @@ def test_a_ray_head_that_does_not_answer_is_one_line_naming_the_fix(monkeypatch,
     finally:
         engine.close()
     assert "\n" not in str(err.value) and "ray start --head" in str(err.value)
+
+
+@cluster
+def test_a_ray_client_address_without_ray_client_installed_is_one_line_naming_the_install():
+    try:
+        import grpc  # noqa: F401  (what ray[client] adds)
+    except ImportError:
+        pass
+    else:
+        pytest.skip("Ray Client is installed here: the address would be tried instead")
+    engine = engines.make("ray://127.0.0.1:1")
+    try:
+        with pytest.raises(engines.EngineError, match=r"^--executor ray://127\.0\.0\.1:1: .*'ray\[client\]'"):
+            engine.map(twice, [1])
+    finally:
+        engine.close()

@@ -260,8 +260,15 @@ class Ray:
             kwargs.update(num_cpus=self.workers or default_workers(), object_store_memory=512 * 2**20)
         try:
             ray.init(address=self.address, **kwargs)
+        except ValueError as err:
+            if "ray[client]" not in str(err):
+                raise
+            raise EngineError(f"--executor {self.address}: a ray:// address goes through Ray Client, which needs "
+                              f"pip install 'ray[client]' on this machine (the [cluster] extra installs ray alone); "
+                              f"or run pytest on the head with ray:auto") from None
         except (ConnectionError, TimeoutError) as err:  # no head at the address: Ray's own is many lines
-            raise EngineError(f"--executor ray:{self.address}: no Ray cluster answered ({_message(err)}); start its "
+            spec = self.address if "://" in str(self.address) else f"ray:{self.address}"
+            raise EngineError(f"--executor {spec}: no Ray cluster answered ({_message(err)}); start its "
                               f"head with `ray start --head`, or name a running one's address (ray://<head>:10001), "
                               f"see docs/clusters.md") from None
         self.started = True
