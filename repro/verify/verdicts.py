@@ -281,6 +281,35 @@ def _seeds(metrics: dict, which: str) -> list[float]:
     return [metrics[k] for k in sorted(metrics) if k.startswith(f"accuracy.{which}.seed")]
 
 
+def _gap_cell(fft: dict | None, head: dict | None) -> str:
+    from repro.stats import paired, summarize
+
+    if fft is None or head is None:
+        return "-"
+    f, h = _seeds(fft, "after"), _seeds(head, "after")
+    return f"{summarize(f).points()} / {summarize(h).points()}, gap {100 * paired(f, h).mean:.1f}"
+
+
+def _bn_cell(bn: dict | None) -> str:
+    return "-" if bn is None else f"{100 * bn['accuracy.before.seed0']:.1f} -> {100 * bn['accuracy.after.seed0']:.1f}"
+
+
+def _gain_cell(fft: dict | None, mid: int) -> str:
+    from repro.stats import summarize
+
+    if fft is None or f"accuracy.step{mid}.seed0" not in fft:
+        return "-"
+    g = summarize([a - b for a, b in zip(_seeds(fft, "after"), _seeds(fft, f"step{mid}"), strict=True)])
+    return f"{100 * g.mean:+.1f} [{100 * g.lo:+.1f}, {100 * g.hi:+.1f}]"
+
+
+def _sd_cell(ffts: list) -> str:
+    from repro.stats import summarize
+
+    sds = [summarize(_seeds(m, "after")).sd for m in ffts if m is not None]
+    return f"{100 * max(sds):.1f}" if sds else "-"
+
+
 def calibration_markdown(cases: dict, data: DataSpec) -> str:
     """What the calibration's criteria read (repro/learn/calibration.py), from the reference methods' records:
     per task FFT and head-only (mean [95% interval] over the seeds) and their gap paired by seed, the shifted
@@ -288,39 +317,21 @@ def calibration_markdown(cases: dict, data: DataSpec) -> str:
     the hard tasks and FFT's largest seed standard deviation, in points."""
     from repro.case.protocol import ACCURACY_MODELS
     from repro.case.specs import GLYPH_TASKS
-    from repro.stats import paired, summarize
 
     steps, mid = data.protocol.steps, data.protocol.steps // 2
-    rows: dict[str, list[str]] = {}
+    shifts = [t for t in GLYPH_TASKS if t.startswith("shift")]
+    hard = [t for t in GLYPH_TASKS if not t.endswith("easy")]
+    columns = []
     for model in ACCURACY_MODELS:
         fft = {t: cases.get(f"{model}-fft-{t}") for t in GLYPH_TASKS}
-        head = {t: cases.get(f"{model}-head-{t}") for t in GLYPH_TASKS}
-        for task in GLYPH_TASKS:
-            if fft[task] is None or head[task] is None:
-                rows.setdefault(f"{task}: FFT / head-only, gap", []).append("-")
-                continue
-            f, h = _seeds(fft[task], "after"), _seeds(head[task], "after")
-            rows.setdefault(f"{task}: FFT / head-only, gap", []).append(
-                f"{summarize(f).points()} / {summarize(h).points()}, gap {100 * paired(f, h).mean:.1f}")
-        for task in (t for t in GLYPH_TASKS if t.startswith("shift")):
-            bn = cases.get(f"{model}-bn_stats_only-{task}")
-            shifted = "-" if bn is None else \
-                f"{100 * bn['accuracy.before.seed0']:.1f} -> {100 * bn['accuracy.after.seed0']:.1f}"
-            rows.setdefault(f"{task}: shifted -> BN statistics alone", []).append(shifted)
-        gains = []
-        for task in (t for t in GLYPH_TASKS if not t.endswith("easy")):
-            m = fft[task]
-            if m is None or f"accuracy.step{mid}.seed0" not in m:
-                gains.append("-")
-                continue
-            g = summarize([a - b for a, b in zip(_seeds(m, "after"), _seeds(m, f"step{mid}"), strict=True)])
-            gains.append(f"{100 * g.mean:+.1f} [{100 * g.lo:+.1f}, {100 * g.hi:+.1f}]")
-        hard = " / ".join(t for t in GLYPH_TASKS if not t.endswith("easy"))
-        rows.setdefault(f"FFT's gain from step {mid} to {steps} on {hard}", []).append(" / ".join(gains))
-        sds = [summarize(_seeds(m, "after")).sd for m in fft.values() if m is not None]
-        rows.setdefault("FFT's largest seed standard deviation", []).append(f"{100 * max(sds):.1f}" if sds else "-")
-    return tabulate([[k, *v] for k, v in rows.items()], headers=["", *ACCURACY_MODELS], tablefmt="github",
-                    disable_numparse=True) + "\n"
+        columns.append([*(_gap_cell(fft[t], cases.get(f"{model}-head-{t}")) for t in GLYPH_TASKS),
+                        *(_bn_cell(cases.get(f"{model}-bn_stats_only-{t}")) for t in shifts),
+                        " / ".join(_gain_cell(fft[t], mid) for t in hard), _sd_cell(list(fft.values()))])
+    labels = [*(f"{t}: FFT / head-only, gap" for t in GLYPH_TASKS), *(f"{t}: shifted -> BN statistics alone"
+                                                                    for t in shifts),
+              f"FFT's gain from step {mid} to {steps} on {' / '.join(hard)}", "FFT's largest seed standard deviation"]
+    return tabulate([[label, *cells] for label, *cells in zip(labels, *columns, strict=True)],
+                    headers=["", *ACCURACY_MODELS], tablefmt="github", disable_numparse=True) + "\n"
 
 
 FLOP_COLUMNS = {"bn_head": "BN+H", "lora-r1": "LoRA r1", "lora-r8": "LoRA r8", "lora-r32": "LoRA r32",
