@@ -2,14 +2,16 @@
 
     python benchmarks/engines.py                 # 6 glyph runs on each engine, one after the other
     python benchmarks/engines.py --runs 4 --engines local ray
+    python benchmarks/engines.py --runs 4 --engines local slurm ray:auto --cluster-cpus 2   # real engines
 
 Each engine makes the same glyph runs (MobileNetV2, the accuracy protocol, the calibrated tasks) with
 one worker, then local and Ray with two, and every engine's numbers must equal the local pool's (a
 difference is printed and the exit status is 1). What an engine adds to the runs' own seconds (as
 each run timed itself) splits in two: its start (a fresh engine's time to return one job that imports
 what a run imports: Ray's instance, a worker, torch and peft), paid once per command, and the rest,
-paid per run, read against a glyph run's own time. Seconds on a shared machine move; ratios measured
-in one run are what to compare.
+paid per run, read against a glyph run's own time. A cluster (`slurm`, `ray:auto`, `ray://...`) runs as
+many runs at once as it has CPUs (`--cluster-cpus`): its wall is read against the local pool's with as
+many workers. Seconds on a shared machine move; ratios measured in one run are what to compare.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=6)
     ap.add_argument("--engines", nargs="+", default=["local", "ray", "slurm:local"])
+    ap.add_argument("--cluster-cpus", type=int, default=2, help="CPUs of the running cluster that slurm, ray:auto "
+                    "and ray://... name (default 2: .ci/slurm-local's node, or two Ray nodes of one CPU)")
     args = ap.parse_args()
 
     data = DataSpec(benchmark="glyphs")
@@ -58,7 +62,13 @@ def main() -> int:
     run_all(specs[:1], workers=1, progress=False)  # the base model in the cache, and the page cache warm
 
     rows, reference, differ = [], None, False
-    plan = [(name, 1) for name in args.engines] + [(name, 2) for name in ("local", "ray") if name in args.engines]
+    def cluster(name):
+        return name == "slurm" or name.startswith(("ray:", "ray://"))
+
+    plan = [(name, args.cluster_cpus if cluster(name) else 1) for name in args.engines]
+    plan += [(name, 2) for name in ("local", "ray") if name in args.engines]
+    if any(cluster(name) for name in args.engines) and ("local", args.cluster_cpus) not in plan:
+        plan.append(("local", args.cluster_cpus))
     walls = {}
     for name, workers in plan:
         engine = engines.make(name, workers=workers)
@@ -86,11 +96,13 @@ def main() -> int:
                      "yes" if numbers == reference else "NO"])
         print(f"{name} x{workers}: {wall:.1f} s", file=sys.stderr, flush=True)
     for r in rows:
-        one, two = walls.get((r[0], 1)), walls.get((r[0], 2))
+        one, two, local = walls.get((r[0], 1)), walls.get((r[0], 2)), walls.get(("local", r[1]))
         r.append(f"{one / two:.2f}x" if r[1] == 2 and one else "")
+        r.append(f"{walls[r[0], r[1]] / local:.2f}x" if local and r[0] != "local" else "")
     print(f"CPU: {cpu_name()}")
     print(tabulate(rows, headers=["engine", "workers", "runs", "wall s", "s per run (own)", "start s (once)",
-                                  "s per run beyond start", "of a run", "equal to local", "speed-up 1->2"]))
+                                  "s per run beyond start", "of a run", "equal to local", "speed-up 1->2",
+                                  "wall / local's, as many workers"]))
     return 1 if differ else 0
 
 

@@ -368,3 +368,12 @@ def test_slurm_asks_squeue_once_for_every_job_and_takes_a_job_for_lost_at_its_se
 
     squeue.write_text("#!/bin/sh\necho 'slurm_load_jobs error: Unable to contact slurm controller' >&2\nexit 1\n")
     assert engines._queued() is None
+
+
+@cluster
+def test_each_slurm_map_has_a_submitit_folder_of_its_own(tmp_path):
+    """submitit finds a job's result by the job's id in its folder; a Slurm controller started afresh numbers
+    its jobs from 1 again, so with one folder for every map a new job 1 was handed an old job 1's result."""
+    engine = engines.make("slurm:local", slurm=engines.SlurmOptions(folder=str(tmp_path)))
+    first, second = engine._executor().folder, engine._executor().folder
+    assert first != second and first.parent.parent == second.parent.parent == tmp_path

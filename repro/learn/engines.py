@@ -27,6 +27,7 @@ import shlex
 import socket
 import subprocess
 import time
+import uuid
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -333,7 +334,10 @@ class Submitit:
         from repro.learn.zoo import cache_dir
 
         cache = cache_dir().parent
-        folder = Path(self.options.folder or cache / "submitit")
+        # one folder per map: submitit finds a job's result by its id in the folder, and a controller started
+        # afresh numbers its jobs from 1 again, so a shared folder handed back another day's results at once
+        run = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        folder = Path(self.options.folder or cache / "submitit") / run
         executor = self.submitit.AutoExecutor(folder=folder / "%j", cluster=self.cluster)
         setup = [f"export {k}={shlex.quote(v)}" for k, v in worker_env(str(cache)).items()]
         params = {"timeout_min": self.options.time_min, "cpus_per_task": self.options.cpus_per_task,
