@@ -23,6 +23,15 @@ def ray(*args, env=None):
     return subprocess.run([RAY, *args], capture_output=True, text=True, timeout=180, env=env)
 
 
+ALIVE = """import time, ray
+ray.init(address="{address}", log_to_driver=False)
+start = time.monotonic()
+while sum(n["Alive"] for n in ray.nodes()) < 2 and time.monotonic() - start < 60:
+    time.sleep(0.5)
+print(sum(n["Alive"] for n in ray.nodes()))
+"""
+
+
 @pytest.fixture(scope="module")
 def two_nodes(tmp_path_factory):
     """A head and a second node of one CPU each; yields their cache folders, head first."""
@@ -37,6 +46,10 @@ def two_nodes(tmp_path_factory):
     node = ray("start", f"--address=127.0.0.1:{port}", "--num-cpus=1", "--disable-usage-stats",
                env={**base, "REPRO_CACHE_DIR": str(caches[1])})
     assert node.returncode == 0, node.stderr
+    # `ray start` returns before the node has joined; a map started earlier ran everything on the head
+    alive = subprocess.run([sys.executable, "-c", ALIVE.format(address=f"127.0.0.1:{port}")], capture_output=True,
+                           text=True, timeout=120, env=base)
+    assert alive.stdout.strip() == "2", alive.stderr
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
         mp.setenv("RAY_AUTH_MODE", base["RAY_AUTH_MODE"])
