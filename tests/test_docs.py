@@ -345,8 +345,7 @@ def generated_figures() -> tuple[set, set]:
     figures = set()
     for name in verdicts.GENERATED_IN:
         for block in verdicts.BLOCK.finditer((ROOT / name).read_text()):
-            figures |= {a or b for a, b in FIGURE.findall(block.group(0))}
-            figures |= set(re.findall(r"(?<![\w.])-?\+?\d{1,3}\.\d+(?![\w.])", block.group(0)))
+            figures |= {f.lstrip("+") for f in re.findall(r"(?<![\w.])-?\+?\d{1,3}\.\d+(?![\w.])", block.group(0))}
     counts = set()
     for path in (ROOT / "baselines").glob("*/*.json"):
         cases = json.loads(path.read_text())["cases"]
@@ -362,11 +361,9 @@ def typed_figures(page: str, text: str, figures: set, counts: set) -> list[str]:
 
     text = re.sub(r"^```.*?^```", blank, verdicts.BLOCK.sub(blank, text), flags=re.S | re.M)
     found = []
-    for number, line in ((n, i) for i, row in enumerate(text.splitlines(), 1) for m in FIGURE.finditer(row)
-                         for n in [m.group(1) or m.group(2)]):
-        if number.lstrip("+") in {f.lstrip("+") for f in figures}:
-            found.append(f"{page}:{line}: {number} is in a generated table")
     for i, row in enumerate(text.splitlines(), 1):
+        found += [f"{page}:{i}: {n} is in a generated table" for m in FIGURE.finditer(row)
+                  for n in [m.group(1) or m.group(2)] if n.lstrip("+") in figures]
         found += [f"{page}:{i}: '{m.group(0)}' is a records file's count" for m in COUNT.finditer(row)
                   if int(m.group(1).replace(",", "")) in counts]
     return found

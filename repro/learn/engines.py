@@ -381,14 +381,13 @@ class Submitit:
     def _submit(self, executor, chunks, fn, expected, files) -> list:
         """Each chunk as one job of one array; a controller that cannot be reached is one line, not sbatch's
         stderr inside submitit's traceback."""
-        errors = (self.submitit.core.utils.FailedJobError, FileNotFoundError)
         try:
             with executor.batch():
                 return [(chunk, executor.submit(_jobs, fn, its, expected, files)) for chunk, its in chunks]
-        except errors as err:
-            if isinstance(err, FileNotFoundError):
-                raise EngineError("--executor slurm: this machine has no sbatch (no Slurm client); run it on a "
-                                  "cluster's login node, or use slurm:local to try the path here") from None
+        except FileNotFoundError:
+            raise EngineError("--executor slurm: this machine has no sbatch (no Slurm client); run it on a "
+                              "cluster's login node, or use slurm:local to try the path here") from None
+        except self.submitit.core.utils.FailedJobError as err:
             raise EngineError(f"--executor slurm: sbatch could not submit ({_message(err)}); check that the "
                               f"controller answers here (`sinfo`), see docs/clusters.md") from None
 

@@ -13,6 +13,8 @@ from tqdm.auto import tqdm
 
 from repro.learn.data.tasks import Split
 
+EVAL_BATCH, BN_BATCH = 512, 256  # images per forward pass of evaluate and reestimate_bn_stats
+
 
 def _batches(split: Split, batch: int, steps: int, seed: int):
     """`steps` minibatches drawn by epochs of a seeded permutation."""
@@ -50,7 +52,7 @@ def train_steps(model, optimizer, split: Split, steps: int, batch: int, seed: in
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, split: Split, batch: int = 512) -> tuple[float, float]:
+def evaluate(model: nn.Module, split: Split, batch: int = EVAL_BATCH) -> tuple[float, float]:
     """Accuracy and mean cross-entropy on `split`. The loss moves with any change of the weights, where
     the accuracy of a few hundred images can hide one, so it is what shows that two runs are the same."""
     model.eval()
@@ -63,7 +65,7 @@ def evaluate(model: nn.Module, split: Split, batch: int = 512) -> tuple[float, f
 
 
 @torch.no_grad()
-def reestimate_bn_stats(model: nn.Module, split: Split, batch: int = 256) -> None:
+def reestimate_bn_stats(model: nn.Module, split: Split, batch: int = BN_BATCH) -> None:
     """Replace the running statistics with the target data's (a cumulative average over one pass)."""
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     momenta = [m.momentum for m in bns]

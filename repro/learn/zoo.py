@@ -31,7 +31,7 @@ from repro.determinism import deterministic, seeded
 from repro.files import slug, write_atomic
 from repro.kernels import kernel_set
 from repro.learn.data import glyphs, source_task
-from repro.learn.loops import evaluate, reestimate_bn_stats, train_steps
+from repro.learn.loops import BN_BATCH, EVAL_BATCH, evaluate, reestimate_bn_stats, train_steps
 
 CACHE_ENV = "REPRO_CACHE_DIR"
 ZOO_VERSION = 2  # bump when pretraining code changes in a way the recipe does not capture
@@ -121,7 +121,7 @@ def time_pretraining(key, window: float = 10.0, warm: int = 25, submitted: float
             steps += 1
         per_step = (time.perf_counter() - start) / steps
         passes = 0.0
-        for split, batch, mode in ((task.train, 256, model.train), (task.test, 512, model.eval)):
+        for split, batch, mode in ((task.train, BN_BATCH, model.train), (task.test, EVAL_BATCH, model.eval)):
             mode()
             start = time.perf_counter()
             with torch.no_grad():

@@ -200,6 +200,14 @@ class TwoConventionCounter(FlopCounterMode):
 PHASES = ("forward", "backward", "optimizer")
 
 
+def by_convention(phases: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """{phase: {convention: FLOPs}} as {convention: {phase: FLOPs, "total": their sum}}."""
+    out = {c: {p: phases[p][c] for p in PHASES} for c in CONVENTIONS}
+    for c in CONVENTIONS:
+        out[c]["total"] = sum(out[c].values())
+    return out
+
+
 def count_step_flops(forward, backward, optimizer_step) -> dict[str, dict[str, int]]:
     """FLOPs per convention per phase of one step; each argument runs one phase."""
     counter = TwoConventionCounter()
@@ -208,7 +216,4 @@ def count_step_flops(forward, backward, optimizer_step) -> dict[str, dict[str, i
         with counter:
             run()
         phases[phase] = counter.totals()
-    out = {c: {p: phases[p][c] for p in phases} for c in CONVENTIONS}
-    for c in CONVENTIONS:
-        out[c]["total"] = sum(out[c].values())
-    return out
+    return by_convention(phases)

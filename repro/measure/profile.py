@@ -22,13 +22,12 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from repro.case.methods import apply_method
 from repro.case.models import build_model
-from repro.case.protocol import CONVENTIONS
 from repro.case.specs import CaseSpec
 from repro.determinism import seeded
 from repro.kernels import cpu_capability, kernel_set
 from repro.measure import clock
 from repro.measure.fake import AnalyticMode, to_fake
-from repro.measure.flops import PHASES, TwoConventionCounter
+from repro.measure.flops import PHASES, TwoConventionCounter, by_convention
 from repro.measure.memory import CategoryMemTracker, track_memory
 
 SCHEMA_VERSION = 1
@@ -184,8 +183,7 @@ class CountingMemTracker(CategoryMemTracker):
                 counts[name] = counter.totals()
         finally:
             self.counter = None
-        return {c: {**{p: counts[p][c] for p in PHASES}, "total": sum(counts[p][c] for p in PHASES)}
-                for c in CONVENTIONS}
+        return by_convention(counts)
 
 
 def profiled_update(model, optimizer, phases, extra=()) -> tuple[dict, dict]:

@@ -25,7 +25,7 @@ from repro.case.groups import COST_GROUPS, REAL_DATA_GROUP, RECORD_GROUPS, bench
 from repro.case.protocol import ACCURACY_RANK, BENCHMARKS, RANKED
 from repro.case.specs import DataSpec
 from repro.files import write_text
-from repro.stats import INCONCLUSIVE
+from repro.stats import INCONCLUSIVE, paired, summarize
 from repro.verify import baselines as bl
 from repro.verify.claims import SCALES, TIME, Outcome, Verdict, at_scale, claim_cases, read_on
 from repro.verify.evidence import MissingRecord, RecordedEvidence, TracedEvidence
@@ -255,19 +255,21 @@ ACCURACY_COLUMNS = {"fft": "FFT", "lora": "LoRA", "dora": "DoRA", "galore": "GaL
                     "head": "head-only", "bn_stats_only": "BN stats"}
 
 
+def _seeds(metrics: dict, which: str) -> list[float]:
+    return [metrics[k] for k in sorted(metrics) if k.startswith(f"accuracy.{which}.seed")]
+
+
 def accuracy_markdown(cases: dict, data: DataSpec) -> str:
     """A benchmark's accuracy records as one table: per cell (model x task) the accuracy before adaptation
     and each method's after it, mean +- the half-width of its 95% interval over the seeds, in %."""
     from repro.case.grid import accuracy_cases
-    from repro.stats import summarize
-
     rows = {}
     for spec in accuracy_cases(data=data):
         m = cases.get(spec.key)
         if m is None:
             continue
         row = rows.setdefault((spec.model, spec.scenario), {"before": f"{100 * m['accuracy.before.mean']:.1f}"})
-        seeds = [m[k] for k in sorted(m) if k.startswith("accuracy.after.seed")]
+        seeds = _seeds(m, "after")
         s = summarize(seeds)
         half = "" if len(seeds) == 1 else f" +-{100 * (s.hi - s.mean):.1f}"  # one seed has no interval
         row[spec.method] = f"{100 * s.mean:.1f}{half}"
@@ -277,13 +279,7 @@ def accuracy_markdown(cases: dict, data: DataSpec) -> str:
     return tabulate(table, headers=headers, tablefmt="github", disable_numparse=True) + "\n"
 
 
-def _seeds(metrics: dict, which: str) -> list[float]:
-    return [metrics[k] for k in sorted(metrics) if k.startswith(f"accuracy.{which}.seed")]
-
-
 def _gap_cell(fft: dict | None, head: dict | None) -> str:
-    from repro.stats import paired, summarize
-
     if fft is None or head is None:
         return "-"
     f, h = _seeds(fft, "after"), _seeds(head, "after")
@@ -295,8 +291,6 @@ def _bn_cell(bn: dict | None) -> str:
 
 
 def _gain_cell(fft: dict | None, mid: int) -> str:
-    from repro.stats import summarize
-
     if fft is None or f"accuracy.step{mid}.seed0" not in fft:
         return "-"
     g = summarize([a - b for a, b in zip(_seeds(fft, "after"), _seeds(fft, f"step{mid}"), strict=True)])
@@ -304,8 +298,6 @@ def _gain_cell(fft: dict | None, mid: int) -> str:
 
 
 def _sd_cell(ffts: list) -> str:
-    from repro.stats import summarize
-
     sds = [summarize(_seeds(m, "after")).sd for m in ffts if m is not None]
     return f"{100 * max(sds):.1f}" if sds else "-"
 
