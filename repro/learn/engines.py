@@ -254,25 +254,43 @@ class Ray:
 
     def _start(self):
         ray = self.ray
-        if ray.is_initialized():
+        if ray.is_initialized():  # by this engine, or by the caller's own ray.init: used as it is
+            self._check_joined()
             return
         kwargs = {"runtime_env": {"env_vars": worker_env()}, "include_dashboard": False, "log_to_driver": False}
         if self.address is None:  # a local instance for this run: as many CPUs as workers, a small object store
             kwargs.update(num_cpus=self.workers or default_workers(), object_store_memory=512 * 2**20)
         try:
+            if self.address == "auto" and not _client(os.environ.get("RAY_ADDRESS")):
+                _check_head()  # before ray.init, which waits for a head that does not answer without end
             ray.init(address=self.address, **kwargs)
         except ValueError as err:
             if "ray[client]" not in str(err):
                 raise
-            raise EngineError(f"--executor {self.address}: a ray:// address goes through Ray Client, which needs "
+            raise EngineError(f"--executor {self.spec}: a ray:// address goes through Ray Client, which needs "
                               f"pip install 'ray[client]' on this machine (the [cluster] extra installs ray alone); "
                               f"or run pytest on the head with ray:auto") from None
         except (ConnectionError, TimeoutError) as err:  # no head at the address: Ray's own is many lines
-            spec = self.address if "://" in str(self.address) else f"ray:{self.address}"
-            raise EngineError(f"--executor {spec}: no Ray cluster answered ({_message(err)}); start its "
+            raise EngineError(f"--executor {self.spec}: no Ray cluster answered ({_first(err)}); start its "
                               f"head with `ray start --head`, or name a running one's address (ray://<head>:10001), "
                               f"see docs/clusters.md") from None
         self.started = True
+
+    @property
+    def spec(self) -> str:
+        return "ray" if self.address is None else self.address if _client(self.address) else f"ray:{self.address}"
+
+    def _check_joined(self) -> None:
+        """This process is connected to Ray already (ray.init before the engine): refuse where $RAY_ADDRESS
+        names another cluster for ray:auto, since the runs would go where the user did not send them."""
+        named = os.environ.get("RAY_ADDRESS")
+        if self.started or self.address != "auto" or not named or _client(named):
+            return
+        here = self.ray.get_runtime_context().gcs_address
+        if _canonical(named) != here:
+            raise EngineError(f"--executor ray:auto: this process is connected to the Ray cluster at {here} "
+                              f"already (ray.init before the run), not to the one $RAY_ADDRESS names ({named}); "
+                              f"call ray.shutdown() first, or unset RAY_ADDRESS to use the connected one")
 
     def at_once(self, n: int) -> int:
         return lanes(self.workers, n) if self.address is None else n  # a cluster: as many as it has CPUs
@@ -305,6 +323,39 @@ class Ray:
         if self.started:
             self.ray.shutdown()
             self.started = False
+
+
+HEAD_ANSWER_S = 5.0  # a head whose port accepts no connection in this long is taken for down
+
+
+def _client(address: str | None) -> bool:
+    return bool(address) and address.startswith("ray://")
+
+
+def _canonical(address: str) -> str:
+    """host:port of the head `address` names, as Ray reads it (auto: $RAY_ADDRESS, else the cluster the last
+    `ray start` here recorded, else one running here); ConnectionError when there is none."""
+    from ray._private.services import canonicalize_bootstrap_address_or_die
+
+    return canonicalize_bootstrap_address_or_die(address)
+
+
+def _check_head() -> None:
+    """ConnectionError unless the head ray:auto would join accepts a connection: ray.init retries a GCS that does
+    not answer for as long as it runs (a head stopped without `ray stop` leaves its address recorded here)."""
+    head = _canonical("auto")
+    host, port = head.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=HEAD_ANSWER_S).close()
+    except OSError as err:
+        source = ("the address in $RAY_ADDRESS" if os.environ.get("RAY_ADDRESS") else
+                  "the address the last `ray start` on this machine recorded (a head stopped without `ray stop`?)")
+        raise ConnectionError(f"nothing answers at {head}, {source}: {err.strerror or err}") from None
+
+
+def _first(err) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _ray_message(err) -> str:
