@@ -12,6 +12,7 @@ import time
 
 import pytest
 import torch
+from claim_case import equals_its_records, made_on
 
 from repro.learn import engines
 from repro.learn.runs import run_all
@@ -242,6 +243,14 @@ def test_submitit_makes_the_local_pools_records(submitit_engine, monkeypatch, tm
 
 
 @cluster
+@pytest.mark.parametrize("executor", ["ray", "slurm:local"])
+def test_a_stored_claim_case_made_on_the_engine_equals_its_records(executor, tmp_path):
+    """A local Ray instance of its own and submitit's local executor, from an empty base-model cache."""
+    done = made_on(executor, tmp_path / "cache")
+    assert equals_its_records(done), done.stdout[-3000:] + done.stderr[-3000:]
+
+
+@cluster
 @pytest.mark.parametrize("engine, name", [("ray_engine", "ray"), ("submitit_engine", "submitit")])
 def test_a_job_killed_for_good_fails_alone_and_the_others_are_kept(request, engine, name):
     """On Ray the job dies twice (Ray gives it back once); on submitit once."""
@@ -311,6 +320,14 @@ def test_a_real_slurm_runs_the_jobs_as_one_array_with_the_pin_and_one_thread(slu
     assert {g["SLURM_ARRAY_TASK_ID"] for g in got} == {"0", "1", "2"}
     pin = {k: os.environ.get(k) for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR")}
     assert all(g["OMP_NUM_THREADS"] == "1" and {k: g[k] for k in pin} == pin for g in got)
+
+
+@cluster
+def test_a_stored_claim_case_made_on_a_real_slurm_equals_its_records(slurm_cluster, tmp_path):
+    """Pretrained as one Slurm job into the shared cache, then the runs as one job array."""
+    done = made_on("slurm", tmp_path / "cache")
+    assert equals_its_records(done), done.stdout[-3000:] + done.stderr[-3000:]
+    assert "pretraining 1 base model(s)" in done.stderr + done.stdout
 
 
 def naps_at_two(x):

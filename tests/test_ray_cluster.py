@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from claim_case import equals_its_records, made_on
 
 from repro.learn import engines
 
@@ -26,36 +27,52 @@ def ray(*args, env=None):
 ALIVE = """import time, ray
 ray.init(address="{address}", log_to_driver=False)
 start = time.monotonic()
-while sum(n["Alive"] for n in ray.nodes()) < 2 and time.monotonic() - start < 60:
+while {want} and sum(n["Alive"] for n in ray.nodes()) != {want} and time.monotonic() - start < 90:
     time.sleep(0.5)
 print(sum(n["Alive"] for n in ray.nodes()))
 """
+PORT = "6391"
+
+
+def alive_nodes(env: dict, want: int = 0) -> int:
+    """How many nodes Ray holds alive: now, or once it holds `want` (at most 90 s on): `ray start` returns
+    before a node has joined, and a killed node is taken for dead some seconds after."""
+    done = subprocess.run([sys.executable, "-c", ALIVE.format(address=f"127.0.0.1:{PORT}", want=want)],
+                          capture_output=True, text=True, timeout=150, env=env)
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.split()[-1])
 
 
 @pytest.fixture(scope="module")
-def two_nodes(tmp_path_factory):
-    """A head and a second node of one CPU each; yields their cache folders, head first."""
+def cluster(tmp_path_factory):
+    """A head of one CPU, up for the module; yields the environment nodes start in and the two cache folders."""
     caches = [tmp_path_factory.mktemp("head-cache"), tmp_path_factory.mktemp("node2-cache")]
     # the nodes' workers inherit the environment their `ray start` had: this module's toy jobs on the path
     path = os.pathsep.join(filter(None, (os.path.dirname(__file__), os.environ.get("PYTHONPATH"))))
     base = {**os.environ, "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "disabled"), "PYTHONPATH": path}
-    port = "6391"
-    head = ray("start", "--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false",
+    head = ray("start", "--head", f"--port={PORT}", "--num-cpus=1", "--include-dashboard=false",
                "--disable-usage-stats", env={**base, "REPRO_CACHE_DIR": str(caches[0])})
     assert head.returncode == 0, head.stderr
-    node = ray("start", f"--address=127.0.0.1:{port}", "--num-cpus=1", "--disable-usage-stats",
-               env={**base, "REPRO_CACHE_DIR": str(caches[1])})
-    assert node.returncode == 0, node.stderr
-    # `ray start` returns before the node has joined; a map started earlier ran everything on the head
-    alive = subprocess.run([sys.executable, "-c", ALIVE.format(address=f"127.0.0.1:{port}")], capture_output=True,
-                           text=True, timeout=120, env=base)
-    assert alive.stdout.strip() == "2", alive.stderr
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
-        mp.setenv("RAY_AUTH_MODE", base["RAY_AUTH_MODE"])
-        mp.setenv("PYTHONPATH", path)
-        yield caches
+    yield base, caches
     ray("stop", "--force")
+
+
+@pytest.fixture
+def two_nodes(cluster):
+    """The head and a second node of one CPU each, both alive when the test starts (the lost-node test kills
+    the second; whatever runs after it finds a new one); yields their cache folders, head first."""
+    base, caches = cluster
+    if alive_nodes(base) < 2:
+        node = ray("start", f"--address=127.0.0.1:{PORT}", "--num-cpus=1", "--disable-usage-stats",
+                   env={**base, "REPRO_CACHE_DIR": str(caches[1])})
+        assert node.returncode == 0, node.stderr
+        # a map started before the node has joined runs everything on the head
+        assert alive_nodes(base, 2) == 2
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RAY_ADDRESS", f"127.0.0.1:{PORT}")
+        mp.setenv("RAY_AUTH_MODE", base["RAY_AUTH_MODE"])
+        mp.setenv("PYTHONPATH", base["PYTHONPATH"])
+        yield caches
 
 
 def where_it_ran(x):
@@ -75,6 +92,16 @@ def test_the_runs_spread_over_both_nodes_each_with_its_own_cache_and_one_thread(
     assert [g[0] for g in got] == list(range(8))
     assert len({g[1] for g in got}) == 2  # both nodes took runs
     assert {g[2] for g in got} == {str(c) for c in two_nodes} and {g[3] for g in got} == {"1"}
+
+
+def test_a_stored_claim_case_made_on_the_two_nodes_equals_its_records(two_nodes, tmp_path):
+    """The base model pretrained once, as a job on one node, then sent to both through the object store."""
+    driver = tmp_path / "driver"
+    done = made_on("ray:auto", driver)
+    assert equals_its_records(done), done.stdout[-3000:] + done.stderr[-3000:]
+    assert "pretraining 1 base model(s)" in done.stderr + done.stdout
+    kept = [sorted(p.name for p in (cache / "base-models").glob("*.pt")) for cache in (driver, *two_nodes)]
+    assert len(kept[0]) == 1 and kept == [kept[0]] * 3  # the one base model, on the driver and on both nodes
 
 
 def naps(x):
@@ -118,3 +145,4 @@ def test_a_node_lost_mid_run_loses_no_finished_run_and_the_rest_completes_on_the
     finished_there = [x for x, cache in out if cache == second]
     assert finished_there and all(cache == head for x, cache in out if x > max(finished_there))
     print(f"a lost node: 8 runs of 4 s in {took:.0f} s, {len(finished_there)} kept from the lost node")
+    assert alive_nodes(dict(os.environ), 1) == 1  # Ray took it for dead: the next test's fixture starts another
