@@ -3,6 +3,7 @@
 cluster job and `tox -e cluster`: Ray on a local 2-CPU instance, submitit's local executor."""
 
 import dataclasses
+import logging
 import multiprocessing
 import os
 import signal
@@ -385,6 +386,17 @@ def test_slurm_asks_squeue_once_for_every_job_and_takes_a_job_for_lost_at_its_se
 
     squeue.write_text("#!/bin/sh\necho 'slurm_load_jobs error: Unable to contact slurm controller' >&2\nexit 1\n")
     assert engines._queued() is None
+
+
+def test_submitits_warning_that_sacct_failed_is_shown_once_a_map(caplog):
+    """On a cluster without job accounting sacct fails at every look at a job, and submitit warns each time."""
+    log = logging.getLogger("submitit")
+    with engines._sacct_warned_once():
+        for call in (1, 2, 3):
+            log.warning(f"Call #{call} - Bypassing sacct error Command 'sacct' returned non-zero exit status 1.")
+        log.warning("another warning")
+    log.warning("Call #1 - Bypassing sacct error, in the next map")
+    assert [r.getMessage()[:9] for r in caplog.records] == ["Call #1 -", "another w", "Call #1 -"]
 
 
 @cluster

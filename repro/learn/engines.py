@@ -20,7 +20,9 @@ this module before torch, so the pin is in place when torch reads it.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
+import logging
 import multiprocessing
 import os
 import shlex
@@ -413,20 +415,21 @@ class Submitit:
         limit = self.at_once(len(chunks))
         gather = _Gather(self.name, items, desc, f"{self.name}, {len(chunks)} jobs, {limit} at a time", on_result)
         queue, running, absent, looked = list(chunks), {}, {}, 0.0
-        while queue or running:
-            if queue and len(running) < limit:
-                batch = [queue.pop(0) for _ in range(min(limit - len(running), len(queue)))]
-                jobs = self._submit(executor, [(tuple(c), [items[i] for i in c]) for c in batch], fn, expected,
-                                    files)
-                running.update(jobs)
-            finished = [c for c, job in running.items() if job.done()]
-            if not finished and time.monotonic() - looked > QUEUE_CHECK_S:
-                looked = time.monotonic()
-                self._fail_the_lost(running, absent, gather)
-            for chunk in finished:
-                _collect(running.pop(chunk), chunk, gather)
-            if not finished:
-                time.sleep(0.2)
+        with _sacct_warned_once():
+            while queue or running:
+                if queue and len(running) < limit:
+                    batch = [queue.pop(0) for _ in range(min(limit - len(running), len(queue)))]
+                    jobs = self._submit(executor, [(tuple(c), [items[i] for i in c]) for c in batch], fn, expected,
+                                        files)
+                    running.update(jobs)
+                finished = [c for c, job in running.items() if job.done()]
+                if not finished and time.monotonic() - looked > QUEUE_CHECK_S:
+                    looked = time.monotonic()
+                    self._fail_the_lost(running, absent, gather)
+                for chunk in finished:
+                    _collect(running.pop(chunk), chunk, gather)
+                if not finished:
+                    time.sleep(0.2)
         return gather.values()
 
     def _submit(self, executor, chunks, fn, expected, files) -> list:
@@ -458,6 +461,30 @@ class Submitit:
 
     def close(self) -> None:
         pass
+
+
+class _OnceFilter(logging.Filter):
+    def __init__(self, text: str):
+        super().__init__()
+        self.text, self.seen = text, False
+
+    def filter(self, record) -> bool:
+        if self.text not in record.getMessage():
+            return True
+        seen, self.seen = self.seen, True
+        return not seen
+
+
+@contextlib.contextmanager
+def _sacct_warned_once():
+    """submitit warns at every look at a job when sacct fails, which it does on every poll of a cluster
+    without job accounting (where this engine follows the jobs through squeue): the first warning only."""
+    log, once = logging.getLogger("submitit"), _OnceFilter("Bypassing sacct error")
+    log.addFilter(once)
+    try:
+        yield
+    finally:
+        log.removeFilter(once)
 
 
 def _queued() -> set[str] | None:
