@@ -229,8 +229,10 @@ def test_the_cluster_engines_run_in_a_job_and_a_tox_env_of_their_own(ci):
     assert any(r.strip() == "tox -e cluster" for r in steps(ci["jobs"]["cluster"]))
     env = TOX[TOX.index("[testenv:cluster]"):].split("\n\n")[0]
     assert "    cluster\n" in env and "python -m pytest -m cluster {posargs}" in env
-    for executor in ("ray", "slurm:local"):
-        assert f"--remeasure all --executor {executor} -k" in env
+    # a stored claim case held to its records on every engine is among the cluster tests (tests/claim_case.py)
+    made = "".join((ROOT / "tests" / name).read_text() for name in ("test_engines.py", "test_ray_cluster.py"))
+    assert 'parametrize("executor", ["ray", "slurm:local"])' in made
+    assert 'made_on("slurm", ' in made and 'made_on("ray:auto", ' in made
 
 
 def test_ci_has_a_lint_job_and_a_floor_job():
