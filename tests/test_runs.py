@@ -97,3 +97,35 @@ def test_evidence_runs_its_grid_where_the_progress_bar_is_shown(monkeypatch):
     one = frozenset({"resnet18-lora-r8-shift"})
     MeasuredEvidence(measure=object(), timings=object(), cases=one, shown=shown)._all()
     assert events == ["shown", "runs", "hidden"]
+
+
+class ShipsFiles:
+    """An engine whose workers share no disk with this machine (as Ray's), which says what it was given."""
+
+    name, ships_files = "ships", True
+
+    def __init__(self):
+        self.mapped = []
+
+    def at_once(self, n):
+        return n
+
+    def map(self, fn, items, desc=None, on_result=None, files=None, per_job=None):
+        self.mapped += items
+        return [fn(item) for item in items]
+
+
+def test_an_engine_without_a_shared_disk_is_sent_the_base_models_this_machine_has_not_asked_to_pretrain_them(
+        monkeypatch, tmp_path):
+    """Found with a two-node Ray: the driver had the glyph base model, the nodes did not, and a node began
+    pretraining it again (half an hour) instead of being sent the file."""
+    from repro.learn import runs
+    from repro.learn.zoo import base_model, base_model_path
+
+    monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path))
+    key = (SPEC.model, SPEC.data, SPEC.recipe)
+    base_model(*key, progress=False)  # in this machine's cache (QUICK: a few seconds)
+    path = base_model_path(*key)
+    engine = ShipsFiles()
+    assert runs.pretrain_all([key, key], engine=engine) == {path.name: path.read_bytes()}
+    assert engine.mapped == []  # no job: nothing pretrained anywhere

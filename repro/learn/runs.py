@@ -52,9 +52,12 @@ def pretrain_all(needed: list, workers: int | None = None, engine=None) -> dict[
         return {}
     announce_pretraining(needed, engine.at_once(len(needed)))
     if engine.ships_files:
-        files = dict(engine.map(_base_model_file, needed, per_job=1))
+        # what this machine's cache holds is sent as it is: a worker's own cache may lack it, and would
+        # pretrain it again (a glyph base model: half an hour) for a file the driver has
+        missing = [key for key in needed if not base_model_path(*key).exists()]
+        files = dict(engine.map(_base_model_file, missing, per_job=1)) if missing else {}
         install(files)  # this machine's cache too: what reads a base model here finds it
-        return files
+        return files | dict(_base_model_file(key) for key in needed if key not in missing)
     engine.map(_base_model, needed, per_job=1)  # side by side: one job each
     return {}
 
