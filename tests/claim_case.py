@@ -2,11 +2,9 @@
 itself, in a fresh pytest: how tests/test_engines.py and tests/test_ray_cluster.py show that an engine makes
 the records' numbers. A module of its own, so that no test module imports another."""
 
-import os
 import subprocess
-import sys
 
-from repository import ROOT
+from repository import nested_pytest
 
 # digits: its MobileNetV2 base model pretrains in about a minute on one core, then five runs of ~15 s each
 CASE = ("--embedded-data", "digits", "-k", "accuracy_matches_baseline and mobilenet_v2-lora-r8-shift")
@@ -15,12 +13,8 @@ CASE = ("--embedded-data", "digits", "-k", "accuracy_matches_baseline and mobile
 def made_on(executor: str, cache) -> subprocess.CompletedProcess:
     """The case's five runs made on `executor` (--remeasure all: none read from the stored records) with the
     base-model cache `cache`, which the caller leaves empty so that the base model is pretrained as a job."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env["REPRO_CACHE_DIR"] = str(cache)
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-c",
-                           str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), "-m", "paper_claims", "--remeasure",
-                           "all", "--executor", executor, *CASE],
-                          cwd=ROOT, capture_output=True, text=True, env=env, timeout=900)
+    return nested_pytest("-m", "paper_claims", "--remeasure", "all", "--executor", executor, *CASE,
+                         env={"REPRO_CACHE_DIR": str(cache)}, timeout=900)
 
 
 def equals_its_records(done: subprocess.CompletedProcess) -> bool:

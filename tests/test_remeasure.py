@@ -2,14 +2,12 @@
 
 import datetime
 import json
-import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from repository import nested_pytest
 
 from repro.case.grid import accuracy_run
 from repro.case.protocol import ACCURACY_SEEDS
@@ -82,11 +80,7 @@ def test_recorded_evidence_says_its_runs_are_read_not_made():
 
 
 def run_pytest(*args, baselines=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-c",
-                           str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), *args,
-                           *(["--repro-baselines-dir", str(baselines)] if baselines else [])],
-                          cwd=ROOT, capture_output=True, text=True, env=env, timeout=900)
+    return nested_pytest(*args, *(["--repro-baselines-dir", str(baselines)] if baselines else []), timeout=900)
 
 
 @pytest.mark.slow

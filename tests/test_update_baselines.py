@@ -1,30 +1,18 @@
 """--repro-update end to end, in a pytest subprocess: writes only what ran, refuses after a failure."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from repository import nested_pytest
 
 pytestmark = pytest.mark.slow  # a nested pytest run per test
 
-ROOT = Path(__file__).resolve().parents[1]
 TWO_CASES = "tests/test_costs.py::test_update_costs_match_baseline[resnet18-fft]", \
     "tests/test_costs.py::test_update_costs_match_baseline[resnet18-bn_head]"
 
 
 def run_pytest(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-                           "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), "-m", "smoke", *args],
-                          cwd=ROOT, capture_output=True, text=True, env={**clean_env(), **(env or {})})
-
-
-def clean_env() -> dict:
-    """This process's environment less pytest's own (an xdist worker's PYTEST_XDIST_* would make the nested
-    run think it is a worker: `pytest -n 2` failed here)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    return nested_pytest("-m", "smoke", *args, env=env)
 
 
 def test_update_writes_only_the_cases_that_ran(tmp_path):
@@ -57,13 +45,8 @@ def test_update_without_reason_is_a_usage_error(tmp_path):
 
 
 def test_a_platform_key_that_is_a_path_writes_nothing(tmp_path):
-    import os
-
-    env = {**os.environ, "REPRO_PLATFORM": "../escaped"}
-    out = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-c",
-                          str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), TWO_CASES[0], "--repro-baselines-dir",
-                          str(tmp_path / "b"), "--repro-update", "--repro-reason", "x"],
-                         cwd=ROOT, capture_output=True, text=True, env=env)
+    out = nested_pytest(TWO_CASES[0], "--repro-baselines-dir", str(tmp_path / "b"), "--repro-update",
+                        "--repro-reason", "x", env={"REPRO_PLATFORM": "../escaped"})
     assert out.returncode == 4 and "is not a plain name" in out.stderr
     assert not (tmp_path / "escaped").exists() and not (tmp_path / "b").exists()
 
