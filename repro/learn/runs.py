@@ -48,17 +48,17 @@ def pretrain_all(needed: list, workers: int | None = None, engine=None) -> dict[
     to the runs: {file name: contents}; else {} (the workers read the cache, shared on Slurm)."""
     engine = engine or Local(workers)
     needed = list(dict.fromkeys(needed))
-    if not needed:
-        return {}
-    announce_pretraining(needed, engine.at_once(len(needed)))
+    # only what this machine's cache lacks: a worker's own cache (Ray's nodes) may lack what is here, and would
+    # pretrain it again (a glyph base model: half an hour) for a file this machine has; elsewhere, a job that
+    # finds its base model in the shared cache is a worker's start for nothing
+    missing = [key for key in needed if not base_model_path(*key).exists()]
+    if missing:
+        announce_pretraining(missing, engine.at_once(len(missing)))
     if engine.ships_files:
-        # what this machine's cache holds is sent as it is: a worker's own cache may lack it, and would
-        # pretrain it again (a glyph base model: half an hour) for a file the driver has
-        missing = [key for key in needed if not base_model_path(*key).exists()]
-        files = dict(engine.map(_base_model_file, missing, per_job=1)) if missing else {}
+        files = dict(engine.map(_base_model_file, missing, per_job=1))
         install(files)  # this machine's cache too: what reads a base model here finds it
         return files | dict(_base_model_file(key) for key in needed if key not in missing)
-    engine.map(_base_model, needed, per_job=1)  # side by side: one job each
+    engine.map(_base_model, missing, per_job=1)  # side by side: one job each
     return {}
 
 
